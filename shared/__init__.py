@@ -1,0 +1,1 @@
+"""Code shared by Vigil's four functions: settings, database, schemas, events and workflows."""

@@ -1,0 +1,1 @@
+"""Vigil's command line and local tooling (`vigil db`, `vigil sim`, `vigil dev`, `vigil demo`)."""
