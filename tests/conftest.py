@@ -13,6 +13,8 @@ from shared.models import Base
 from shared.settings import get_settings
 from vigil import localdb
 
+pytest_plugins = ["vigilsim.pytest_plugin"]
+
 
 @pytest.fixture(scope="session")
 def postgres():

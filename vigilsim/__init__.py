@@ -1,0 +1,1 @@
+"""A simulated OpenStack region (Keystone, Nova) and Kubernetes cluster over real HTTP."""

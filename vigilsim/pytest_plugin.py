@@ -1,0 +1,1 @@
+"""pytest fixtures that start a simulated region (implemented with issue 2)."""
