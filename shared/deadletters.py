@@ -1,0 +1,168 @@
+"""The dead-letter store: events Knative gave up delivering, kept for an operator to see.
+
+Every Trigger's ``delivery.deadLetterSink`` points at the ``api`` Service's ``/dead-letters``
+path (infra/knative/broker.yaml); the local router in ``vigil dev`` does the same. The broker
+sends the original event plus three extension attributes: ``knativeerrordest`` (the
+subscriber that failed), ``knativeerrorcode`` (its last HTTP status) and ``knativeerrordata``
+(its last response body, base64-encoded by Knative's dispatcher). The dead-letter sink itself
+is delivered at least once, so a redelivered dead letter is recognised and stored once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from cloudevents.exceptions import GenericException
+from cloudevents.http import from_http
+from pydantic import BaseModel
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from shared.db import session_scope, utcnow
+from shared.models import DeadLetter
+
+log = logging.getLogger(__name__)
+
+ERROR_ATTRIBUTES = ("knativeerrordest", "knativeerrorcode", "knativeerrordata")
+_CORE = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema"}
+
+
+class DeadLetterView(BaseModel):
+    """One stored dead letter as the API and ``vigil dead-letters`` show it."""
+
+    id: int
+    received_at: dt.datetime
+    event_id: str
+    event_type: str
+    source: str
+    subject: str | None
+    error_dest: str | None
+    error_code: str | None
+    error_data: str | None
+    attributes: dict[str, Any]
+    data: Any | None
+
+
+def decode_error_data(raw: str | None) -> str | None:
+    """Knative base64-encodes the failed response body; show it as text when it decodes."""
+    if not raw:
+        return raw
+    try:
+        decoded = base64.b64decode(raw, validate=True)
+        return decoded.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return raw
+
+
+def _fault(code: int, message: str) -> dict:
+    """Masakari's fault shape (api.md): ``{"badRequest": {"code": 400, "message": ...}}``."""
+    name = {400: "badRequest", 413: "requestEntityTooLarge"}.get(code, "badRequest")
+    return {name: {"code": code, "message": message}}
+
+
+def _view(row: DeadLetter) -> DeadLetterView:
+    return DeadLetterView(
+        id=row.id,
+        received_at=row.received_at,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        source=row.source,
+        subject=row.subject,
+        error_dest=row.error_dest,
+        error_code=row.error_code,
+        error_data=decode_error_data(row.error_data),
+        attributes=row.attributes,
+        data=row.data,
+    )
+
+
+def _json_data(event_data: Any) -> Any:
+    """The event's data as JSON: objects stay objects, bytes become text (or base64)."""
+    if isinstance(event_data, (bytes, bytearray)):
+        try:
+            return {"text": bytes(event_data).decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(bytes(event_data)).decode("ascii")}
+    return event_data
+
+
+def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
+    """Store one dead-lettered CloudEvent (binary or structured HTTP mode).
+
+    Returns ``(status, json body)``: 201 with the stored row, 200 when the same dead letter
+    (same event id, source and failed destination) was already stored, 400 for a request that
+    is not a CloudEvent (nothing stored).
+    """
+    try:
+        event = from_http(dict(headers), body or None)
+    except (GenericException, ValueError, TypeError) as exc:
+        return 400, _fault(400, f"Not a CloudEvent: {exc}")
+    attributes = {k: v for k, v in event.get_attributes().items()}
+    for name in ("id", "source", "type"):
+        if not attributes.get(name):
+            return 400, _fault(400, f"CloudEvent attribute '{name}' is missing")
+    stored_attributes = {k: str(v) for k, v in attributes.items() if k not in ERROR_ATTRIBUTES}
+    error = {k: (str(attributes[k]) if attributes.get(k) is not None else None) for k in ERROR_ATTRIBUTES}
+    if error["knativeerrorcode"] and len(error["knativeerrorcode"]) > 16:
+        return 400, _fault(400, "knativeerrorcode must be an HTTP status code")
+
+    with session_scope() as session:
+        # One advisory lock per (id, source, destination): a redelivery waits, then finds the row.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+            {"k": f"deadletter:{attributes['id']}:{attributes['source']}:{error['knativeerrordest']}"},
+        )
+        existing = session.scalars(
+            select(DeadLetter).where(
+                DeadLetter.event_id == str(attributes["id"]),
+                DeadLetter.source == str(attributes["source"]),
+                DeadLetter.error_dest.is_not_distinct_from(error["knativeerrordest"]),
+            )
+        ).first()
+        if existing is not None:
+            return 200, {"dead_letter": _view(existing).model_dump(mode="json")}
+        row = DeadLetter(
+            received_at=utcnow(),
+            event_id=str(attributes["id"]),
+            event_type=str(attributes["type"]),
+            source=str(attributes["source"]),
+            subject=str(attributes["subject"]) if attributes.get("subject") else None,
+            attributes=stored_attributes,
+            data=_json_data(event.get_data()),
+            error_dest=error["knativeerrordest"],
+            error_code=error["knativeerrorcode"],
+            error_data=error["knativeerrordata"],
+        )
+        session.add(row)
+        session.flush()
+        log.warning(
+            "dead letter stored: %s %s (%s) after %s from %s",
+            row.event_type, row.event_id, row.subject, row.error_code, row.error_dest,
+        )
+        return 201, {"dead_letter": _view(row).model_dump(mode="json")}
+
+
+def list_dead_letters(
+    *,
+    event_type: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 100,
+    session: Session | None = None,
+) -> list[DeadLetterView]:
+    """Newest first; optionally only one event type or those received after ``since``."""
+    query = select(DeadLetter).order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc())
+    if event_type:
+        query = query.where(DeadLetter.event_type == event_type)
+    if since:
+        query = query.where(DeadLetter.received_at >= since)
+    query = query.limit(limit)
+    if session is not None:
+        return [_view(r) for r in session.scalars(query)]
+    with session_scope() as own:
+        return [_view(r) for r in own.scalars(query)]
+

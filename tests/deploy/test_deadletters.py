@@ -1,0 +1,61 @@
+"""The dead-letter store keeps what Knative gave up on, in either HTTP binding mode."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from cloudevents.conversion import to_binary, to_structured
+from cloudevents.http import CloudEvent
+
+from shared.deadletters import list_dead_letters, receive
+
+
+def _dead_event(event_id: str = "n-1") -> CloudEvent:
+    return CloudEvent(
+        {
+            "type": "org.openstack.vigil.internal.recovery.requested",
+            "source": "/vigil/api",
+            "id": event_id,
+            "subject": "6c1f0d3e-5a3b-4f0e-9d5e-2b8f0c9a7d11",
+            "datacontenttype": "application/json",
+            "knativeerrordest": "http://recover.vigil.svc.cluster.local",
+            "knativeerrorcode": "503",
+            "knativeerrordata": base64.b64encode(b"database unreachable").decode(),
+        },
+        {"notification_uuid": "6c1f0d3e-5a3b-4f0e-9d5e-2b8f0c9a7d11", "type": "COMPUTE_HOST", "reason": "created"},
+    )
+
+
+def test_binary_dead_letter_is_stored_with_its_error_and_listed(db):
+    headers, body = to_binary(_dead_event())
+    status, reply = receive(headers, body)
+    assert status == 201
+    assert reply["dead_letter"]["error_code"] == "503"
+    [stored] = list_dead_letters()
+    assert stored.event_type == "org.openstack.vigil.internal.recovery.requested"
+    assert stored.error_dest == "http://recover.vigil.svc.cluster.local"
+    assert stored.error_data == "database unreachable"
+    assert stored.data["reason"] == "created"
+    assert "knativeerrorcode" not in stored.attributes
+
+
+def test_structured_dead_letter_is_stored(db):
+    headers, body = to_structured(_dead_event("n-2"))
+    status, _ = receive(headers, body)
+    assert status == 201
+    assert [d.event_id for d in list_dead_letters()] == ["n-2"]
+
+
+def test_redelivered_dead_letter_is_stored_once(db):
+    headers, body = to_binary(_dead_event("n-3"))
+    assert receive(headers, body)[0] == 201
+    assert receive(headers, body)[0] == 200
+    assert len(list_dead_letters()) == 1
+
+
+def test_request_that_is_not_a_cloudevent_is_400_and_stores_nothing(db):
+    status, reply = receive({"content-type": "application/json"}, json.dumps({"x": 1}).encode())
+    assert status == 400
+    assert reply["badRequest"]["code"] == 400
+    assert list_dead_letters() == []
