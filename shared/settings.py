@@ -97,6 +97,9 @@ class Consul(BaseModel):
     agent_tenant: str | None = None
     agent_storage: str | None = None
     matrix_config_file: str | None = None
+    # Vigil: YAML {host: {manage|tenant|storage: "address:port"}} probed by TCP connect.
+    probe_targets_file: str | None = None
+    probe_timeout: float = Field(1.0, gt=0)
 
 
 class SafetyGates(BaseModel):
