@@ -330,7 +330,7 @@ class _Server:
     def __init__(self, app: Callable, port: int = 0) -> None:
         self._server = make_server("127.0.0.1", port, app, threaded=True)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
