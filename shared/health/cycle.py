@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
+from shared import errors
 from shared.db import db_now, session_scope
 from shared.health import fencing, gates, probes
 from shared.health.matrix import Matrix, MatrixError, load_matrix
@@ -26,6 +28,7 @@ from shared.health.signals import ChannelUnavailable, NodeSignal, read_kubernete
 from shared.health.verdicts import PAYLOADS, STOPPED, FlapPolicy, HostState, advance, report_for
 from shared.locks import single_run
 from shared.models import HealthSample, Host, HostMonitorState, JobRun, Notification
+from shared.notifications import create_notification
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -411,8 +414,6 @@ def _report(settings, result, hosts, samples, states, recovered, now) -> None:
 
 def _send(state: HostState, report: str, now: dt.datetime) -> bool:
     """Create one COMPUTE_HOST notification through the API's own path; True when created."""
-    from shared.notifications import create_notification  # noqa: PLC0415 - the api's path
-
     data = {
         "type": "COMPUTE_HOST",
         "hostname": state.host_name,
@@ -421,15 +422,17 @@ def _send(state: HostState, report: str, now: dt.datetime) -> bool:
     }
     try:
         create_notification(data, source="monitor")
-    except Exception as exc:  # shared.errors carry .code; anything else is retried
-        code = getattr(exc, "code", None)
-        if code not in (400, 409):
+    except errors.VigilError as exc:
+        if exc.code not in (400, 409):
             log.error("host %s: %s not created, retried next cycle: %s", state.host_name, report, exc)
             return False
-        log.warning("host %s: %s refused with %s (final): %s", state.host_name, report, code, exc)
-        if code == 409 and "duplicate" in str(exc):
+        log.warning("host %s: %s refused with %s (final): %s", state.host_name, report, exc.code, exc)
+        if isinstance(exc, errors.DuplicateNotification):
             state.set(last_reported=report, last_reported_at=now)
         state.set(pending_transition=None)
+        return False
+    except DBAPIError as exc:
+        log.error("host %s: %s not created, retried next cycle: %s", state.host_name, report, exc)
         return False
     log.warning("host %s reported: %s", state.host_name, report)
     state.set(pending_transition=None, last_reported=report, last_reported_at=now)

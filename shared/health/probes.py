@@ -1,12 +1,16 @@
-"""Optional per-network probes (monitoring.md §3.4): one TCP connect per host per network.
+"""Optional per-network probes (monitoring.md §3.4): each host's health on each network.
 
-A host answers on each of its networks (an sshd, a consul agent's serf port, any listener the
-operator names); a refused or timed-out connect marks that network ``down``. Targets come from
-``[consul] probe_targets_file``::
+Two sources, chosen by configuration:
 
-    compute-001: {manage: 10.0.0.11:22, tenant: 10.1.0.11:22, storage: 10.2.0.11:22}
+* consul, as Masakari's consul driver: ``[consul] agent_manage|agent_tenant|agent_storage``
+  name one agent per network (``addr[:port]``, port 8500, or a full URL);
+  ``GET /v1/agent/members`` there, ``Status == 1`` is up. Existing deployments keep working.
+* TCP connect, needing nothing on the hosts: ``[consul] probe_targets_file`` maps each host to
+  one listener per network (an sshd, any port the operator names)::
 
-Probes need nothing installed on the hosts and no consul cluster per network.
+      compute-001: {manage: 10.0.0.11:22, tenant: 10.1.0.11:22, storage: 10.2.0.11:22}
+
+  A refused or timed-out connect marks that network ``down``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
+import requests
 import yaml
 
 from shared.health.matrix import NETWORKS
@@ -77,6 +82,17 @@ def probe_networks(settings: Settings, hosts: list[str]) -> dict[str, dict[str, 
     Hosts missing from the targets file get no entry (their sample has no opinion). Raises
     ProbeConfigError for an unusable targets file.
     """
+    agents = {
+        net: addr
+        for net, addr in (
+            ("manage", settings.consul.agent_manage),
+            ("tenant", settings.consul.agent_tenant),
+            ("storage", settings.consul.agent_storage),
+        )
+        if addr
+    }
+    if agents:
+        return _consul_members(agents, hosts, settings.safety.api_timeout)
     path = settings.consul.probe_targets_file
     if not path:
         return None
@@ -91,4 +107,33 @@ def probe_networks(settings: Settings, hosts: list[str]) -> dict[str, dict[str, 
             jobs, pool.map(lambda job: _reachable(job[2], timeout), jobs)
         ):
             results[host][net] = value
+    return results
+
+
+def _agent_url(address: str) -> str:
+    if "://" in address:
+        return address.rstrip("/") + "/v1/agent/members"
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        host, port = address, "8500"
+    return f"http://{host}:{port}/v1/agent/members"
+
+
+def _consul_members(agents: dict[str, str], hosts: list[str], timeout: float):
+    """Members of each network's consul cluster; an unreachable agent leaves that network
+    unknown (no opinion) for every host, never ``down``."""
+    results: dict[str, dict[str, str]] = {host: {} for host in hosts}
+    for net, address in agents.items():
+        url = _agent_url(address)
+        try:
+            response = requests.get(url, timeout=timeout)
+            response.raise_for_status()
+            members = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            log.error("consul agent for the %s network (%s) not readable: %s", net, url, exc)
+            continue
+        status = {m.get("Name"): m.get("Status") for m in members if isinstance(m, dict)}
+        for host in hosts:
+            if host in status:
+                results[host][net] = "up" if status[host] == 1 else "down"
     return results

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 from dataclasses import dataclass
 
 from shared.clients import CloudConfigError, kubernetes_client, openstack_connection
@@ -54,10 +55,16 @@ def _server_clock(headers) -> dt.datetime | None:
     return _naive_utc(email.utils.parsedate_to_datetime(raw))
 
 
+def _parse_time(value: str | None) -> dt.datetime | None:
+    return _naive_utc(dt.datetime.fromisoformat(value)) if value else None
+
+
 def read_kubernetes(settings: Settings) -> tuple[dict[str, NodeSignal], dt.datetime]:
     """Ready condition, out-of-service taint and Lease age of every selected node.
 
     Returns the signals by node name and the API server's time they were measured against.
+    Bodies are read as plain JSON (``_preload_content=False``): building the client's model
+    objects for thousands of Nodes costs more than the rest of the cycle.
     """
     from kubernetes import client
     from urllib3.exceptions import HTTPError
@@ -66,34 +73,39 @@ def read_kubernetes(settings: Settings) -> tuple[dict[str, NodeSignal], dt.datet
     timeout = settings.safety.api_timeout
     try:
         api = kubernetes_client()
-        nodes, _, _ = client.CoreV1Api(api).list_node_with_http_info(
-            label_selector=cfg.monitoring_node_labels or None, _request_timeout=timeout
+        nodes_response = client.CoreV1Api(api).list_node(
+            label_selector=cfg.monitoring_node_labels or None,
+            _request_timeout=timeout,
+            _preload_content=False,
         )
-        leases, _, headers = client.CoordinationV1Api(api).list_namespaced_lease_with_http_info(
-            cfg.lease_namespace, _request_timeout=timeout
+        nodes = json.loads(nodes_response.data)["items"]
+        leases_response = client.CoordinationV1Api(api).list_namespaced_lease(
+            cfg.lease_namespace, _request_timeout=timeout, _preload_content=False
         )
+        leases = json.loads(leases_response.data)["items"]
     except client.ApiException as exc:
         raise ChannelUnavailable("kubernetes", f"HTTP {exc.status} {exc.reason}") from exc
     except (HTTPError, OSError, CloudConfigError) as exc:
         raise ChannelUnavailable("kubernetes", str(exc)) from exc
-    now = _server_clock(headers)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ChannelUnavailable("kubernetes", f"unexpected list body: {exc}") from exc
+    now = _server_clock(leases_response.headers)
     if now is None:
         raise ChannelUnavailable("kubernetes", "API server sent no Date header to measure Lease age")
     renewals = {
-        lease.metadata.name: _naive_utc(lease.spec.renew_time if lease.spec else None)
-        for lease in leases.items
+        lease["metadata"]["name"]: _parse_time((lease.get("spec") or {}).get("renewTime"))
+        for lease in leases
     }
     signals: dict[str, NodeSignal] = {}
-    for node in nodes.items:
-        name = node.metadata.name
-        ready = next(
-            (c.status for c in (node.status.conditions or []) if c.type == "Ready"), None
-        ) if node.status else None
-        taints = (node.spec.taints or []) if node.spec else []
+    for node in nodes:
+        name = node["metadata"]["name"]
+        conditions = (node.get("status") or {}).get("conditions") or []
+        ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), None)
+        taints = (node.get("spec") or {}).get("taints") or []
         renew = renewals.get(name)
         signals[name] = NodeSignal(
             ready=ready,
-            out_of_service=any(t.key == OUT_OF_SERVICE_TAINT for t in taints),
+            out_of_service=any(t.get("key") == OUT_OF_SERVICE_TAINT for t in taints),
             lease_renew_time=renew,
             lease_age=(now - renew).total_seconds() if renew else None,
         )
