@@ -1,0 +1,10 @@
+"""The ``api`` function: Masakari API v1 over HTTP (see shared/api for the pipeline)."""
+
+import functions_framework
+
+from shared.api.app import handle
+
+
+@functions_framework.http
+def api(request):
+    return handle(request)

@@ -1,0 +1,128 @@
+"""List queries: limit, marker, sort keys and directions, boolean filters (api.md §7).
+
+Pages are keyset pages: rows strictly after the marker row in the active sort order, with
+``created_at`` and ``id`` appended as tie-breakers, so a page never repeats or skips a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from oslo_utils import strutils
+from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from shared import errors
+from shared.settings import get_settings
+
+
+@dataclass
+class ListParams:
+    limit: int
+    marker: str | None
+    sort_keys: list[str]
+    sort_dirs: list[str]
+
+
+def int_param(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.InvalidInput(reason=f"{name} must be an integer") from None
+    if value < 0:
+        raise errors.InvalidInput(reason=f"{name} must be >= 0")
+    return value
+
+
+def list_params(args: Any) -> ListParams:
+    """Parse ``limit``, ``marker``, ``sort_key``, ``sort_dir`` from a werkzeug MultiDict."""
+    max_limit = get_settings().osapi_max_limit
+    limit = max_limit
+    if "limit" in args:
+        limit = min(int_param("limit", args.get("limit")), max_limit)
+    marker = args.get("marker") if "marker" in args else None
+    keys = args.getlist("sort_key")
+    dirs = args.getlist("sort_dir")
+    for direction in dirs:
+        if direction not in ("asc", "desc"):
+            raise errors.InvalidInput(reason="Unknown sort direction, must be 'asc' or 'desc'")
+    if not keys:
+        keys = ["created_at"]
+    if not dirs:
+        dirs = ["desc"]
+    default_dir = dirs[0]
+    dirs = list(dirs)
+    if len(dirs) > len(keys):
+        raise errors.InvalidInput(reason="Sort direction size exceeds sort key size")
+    while len(dirs) < len(keys):
+        dirs.append(default_dir)
+    keys = list(keys)
+    for key in ("created_at", "id"):
+        if key not in keys:
+            keys.append(key)
+            dirs.append(default_dir)
+    return ListParams(limit, marker, keys, dirs)
+
+
+def bool_filter(args: Any, name: str) -> bool | None:
+    """Strict boolean query filter (§9, §13.1); ``None`` when absent."""
+    if name not in args:
+        return None
+    try:
+        return strutils.bool_from_string(args.get(name), strict=True)
+    except ValueError as exc:
+        raise errors.BadRequest(f"Invalid value for {name}: {exc}") from None
+
+
+def _after(column, value, direction):
+    """Rows strictly after ``value`` in PostgreSQL's order (ASC NULLS LAST, DESC NULLS FIRST)."""
+    if direction == "asc":
+        return false() if value is None else or_(column > value, column.is_(None))
+    return column.isnot(None) if value is None else column < value
+
+
+def _equal(column, value):
+    return column.is_(None) if value is None else column == value
+
+
+def page(
+    session: Session,
+    model: Any,
+    query: Select,
+    params: ListParams,
+    sort_columns: set[str],
+    uuid_column: str = "uuid",
+) -> list[Any]:
+    """Apply sort order, marker and limit to ``query`` (live rows of ``model``)."""
+    marker_row = None
+    if params.marker is not None:
+        marker_row = _marker_row(session, model, params.marker, uuid_column)
+    for key in params.sort_keys:
+        if key not in sort_columns:
+            raise errors.InvalidSortKey(key=key)
+    if marker_row is not None:
+        clauses = []
+        for i, (key, direction) in enumerate(zip(params.sort_keys, params.sort_dirs)):
+            prefix = [_equal(getattr(model, k), getattr(marker_row, k)) for k in params.sort_keys[:i]]
+            clauses.append(and_(*prefix, _after(getattr(model, key), getattr(marker_row, key), direction)))
+        query = query.where(or_(*clauses))
+    order = [
+        getattr(model, key).asc() if direction == "asc" else getattr(model, key).desc()
+        for key, direction in zip(params.sort_keys, params.sort_dirs)
+    ]
+    if params.limit == 0:
+        return []
+    return list(session.scalars(query.order_by(*order).limit(params.limit)))
+
+
+def _marker_row(session: Session, model: Any, marker: str, uuid_column: str) -> Any:
+    """The marker names a live row by integer ``id`` or by its UUID (§13.6)."""
+    condition = getattr(model, uuid_column) == marker
+    if marker.isdigit() and len(marker) < 10:
+        condition = or_(model.id == int(marker), condition)
+    row = session.scalars(select(model).where(condition, model.deleted == 0).limit(1)).first()
+    if row is None:
+        raise errors.MarkerNotFound(marker=marker)
+    return row
+
