@@ -1,0 +1,389 @@
+"""``Region``: start a simulated region, point real clients at it, break it on purpose."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import yaml
+
+from vigilsim.clock import CloudClock, http_date
+from vigilsim.http import DropConnection, HttpServer, Request, Response
+from vigilsim.model import NETWORKS, CloudError, Model
+
+APIS = ("keystone", "nova", "kubernetes")
+_PREFIXES = {"/identity": "keystone", "/compute": "nova", "/k8s": "kubernetes",
+             "/redfish": "redfish", "/control": "control", "/consul": "consul"}
+
+
+@dataclass
+class Config:
+    time_scale: float = 1.0
+    service_down_time: float = 60
+    evacuation_latency: float = 5
+    stop_latency: float = 1
+    start_latency: float = 1
+    node_monitor_grace: float = 50
+    lease_renew_interval: float = 10
+    lease_duration: float = 40
+    rpc_response_timeout: float = 60
+    host_capacity: int = 200
+    max_microversion: str = "2.96"
+    token_ttl: float = 3600
+    admin_password: str = "vigil-sim-admin"
+    member_password: str = "vigil-sim-demo"
+    seed: int = 0
+
+
+@dataclass
+class Faults:
+    down: bool = False
+    error_rate: float = 0.0
+    timeout_rate: float = 0.0
+    latency: float = 0.0
+    hang: float = 10.0  # real seconds an injected timeout hangs before dropping the connection
+    error_status: int = 503
+
+
+class Region:
+    """A running simulated region; see /work/notes/SIM_API.md for the contract."""
+
+    cloud_name = "vigil-sim"
+
+    def __init__(self, hosts, servers_per_host, config: Config, instance_ha_url, workdir, port, redfish):
+        self.config = config
+        self.clock = CloudClock(config.time_scale)
+        self.model = Model(self.clock, config)
+        self.instance_ha_url = instance_ha_url
+        self.redfish_enabled = redfish
+        self._own_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix="vigilsim-")
+        os.makedirs(self.workdir, exist_ok=True)
+        self.faults = {api: Faults() for api in APIS}
+        self._fault_rng = random.Random(config.seed + 1)
+        self.request_log: list[tuple[str, str, str, int]] = []
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self.model.timer_wakeup = self._wake.set
+        self.http = HttpServer(self._dispatch, port=port, date_header=lambda: http_date(self.clock.now()))
+        base = self.http.url
+        self.url = base
+        self.keystone_url = f"{base}/identity"
+        self.nova_url = f"{base}/compute/v2.1"
+        self.kubernetes_url = f"{base}/k8s"
+        self.control_url = f"{base}/control"
+        self.redfish_url_template = f"{base}/redfish/v1/Systems/{{host}}"
+
+        from vigilsim.control import Control
+        from vigilsim.keystone import Keystone
+        from vigilsim.kube import Kubernetes
+        from vigilsim.network import Listeners
+        from vigilsim.nova import Nova
+        from vigilsim.redfish import Redfish
+
+        self.listeners = Listeners(self.model)
+        self.keystone = Keystone(self.model, self.keystone_url, self._catalog)
+        self.nova = Nova(self.model, f"{base}/compute", config.max_microversion,
+                         lambda: self.config.rpc_response_timeout)
+        self.kubernetes = Kubernetes(self.model, self)
+        self.redfish = Redfish(self.model)
+        self.control = Control(self)
+        self._handlers = {"keystone": self.keystone.handle, "nova": self.nova.handle,
+                          "kubernetes": self.kubernetes.handle, "redfish": self.redfish.handle,
+                          "control": self.control.handle, "consul": self.listeners.handle_consul}
+
+        names = [f"compute-{i:03d}" for i in range(hosts)] if isinstance(hosts, int) else list(hosts)
+        for name in names:
+            self.model.add_host(name)
+        for i in range(servers_per_host):
+            for name in names:
+                self.model.boot(name, None, {"HA_Enabled": "True"} if i % 2 == 0 else {}, "m1.small")
+        self.clouds_yaml = os.path.join(self.workdir, "clouds.yaml")
+        self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
+        self._write_configs()
+        self._timer = threading.Thread(target=self._run_timers, name="vigilsim-timers", daemon=True)
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, hosts=8, servers_per_host=0, time_scale=1.0, service_down_time=60, evacuation_latency=5,
+              stop_latency=1, start_latency=1, node_monitor_grace=50, lease_renew_interval=10,
+              lease_duration=40, rpc_response_timeout=60, host_capacity=200, max_microversion="2.96",
+              instance_ha_url=None, workdir=None, port=0, redfish=True, token_ttl=3600, seed=0) -> "Region":
+        config = Config(
+            time_scale=time_scale, service_down_time=service_down_time, evacuation_latency=evacuation_latency,
+            stop_latency=stop_latency, start_latency=start_latency, node_monitor_grace=node_monitor_grace,
+            lease_renew_interval=lease_renew_interval, lease_duration=lease_duration,
+            rpc_response_timeout=rpc_response_timeout, host_capacity=host_capacity,
+            max_microversion=max_microversion, token_ttl=token_ttl, seed=seed,
+        )
+        region = cls(hosts, servers_per_host, config, instance_ha_url, workdir, port, redfish)
+        region.http.start()
+        region._timer.start()
+        return region
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        with self.model.lock:
+            self.model.changed.notify_all()
+        self.http.stop()
+        self.listeners.close()
+        self._timer.join(timeout=5)
+
+    def __enter__(self) -> "Region":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _run_timers(self) -> None:
+        """The one background thread: runs timed events when due even if nobody is asking."""
+        while not self._stopping.is_set():
+            due = self.model.next_due()
+            if due is None:
+                wait = 1.0
+            else:
+                wait = min(1.0, self.clock.real_delay(due - self.model.now()))
+            if wait > 0:
+                self._wake.wait(wait)
+                self._wake.clear()
+            self.model.advance()
+
+    # ---- HTTP ----------------------------------------------------------------------------------
+
+    def _dispatch(self, req: Request) -> Response:
+        path = req.path
+        api = None
+        for prefix, name in _PREFIXES.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                api = name
+                req.path = path[len(prefix):]
+                break
+        if api is None:
+            self._log("unknown", req, 404)
+            return Response.json(404, {"error": {"code": 404, "message": f"no service at {path}"}})
+        if api == "redfish" and not self.redfish_enabled:
+            self._log(api, req, 404)
+            return Response.json(404, {"error": {"code": "Base.1.0.ResourceMissingAtURI",
+                                                 "message": "Redfish is not served by this region"}})
+        faults = self.faults.get(api)
+        if faults is not None:
+            injected = self._inject(api, req, faults)
+            if injected is not None:
+                self._log(api, req, injected.status)
+                return injected
+        self.model.advance()
+        try:
+            response = self._handlers[api](req)
+        except CloudError as exc:  # a model refusal the service layer did not shape itself
+            response = Response.json(exc.status, {"error": {"code": exc.status, "message": exc.message}})
+        self._log(api, req, response.status)
+        return response
+
+    def _inject(self, api: str, req: Request, faults: Faults) -> Response | None:
+        """Apply the API's injected failure: drop, hang then drop, delay, or a 5xx fault body."""
+        if faults.down:
+            self._log(api, req, 0)
+            raise DropConnection()
+        if faults.latency:
+            time.sleep(faults.latency)
+        draw = self._fault_rng.random()
+        if draw < faults.timeout_rate:
+            self._log(api, req, 0)
+            deadline = time.monotonic() + faults.hang
+            while time.monotonic() < deadline and not self._stopping.is_set():
+                time.sleep(0.05)
+            raise DropConnection()
+        if draw < faults.timeout_rate + faults.error_rate:
+            return _injected_fault(api, faults.error_status)
+        return None
+
+    def _log(self, api: str, req: Request, status: int) -> None:
+        self.request_log.append((api, req.method, req.path, status))
+
+    # ---- configuration files -------------------------------------------------------------------
+
+    @property
+    def admin_credentials(self) -> dict:
+        return {"auth_url": self.keystone_url, "username": "admin", "password": self.config.admin_password,
+                "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default"}
+
+    @property
+    def member_credentials(self) -> dict:
+        return {"auth_url": self.keystone_url, "username": "demo", "password": self.config.member_password,
+                "project_name": "demo", "user_domain_name": "Default", "project_domain_name": "Default"}
+
+    def _catalog(self) -> list:
+        entries = [("identity", "keystone", self.keystone_url + "/v3"), ("compute", "nova", self.nova_url)]
+        if self.instance_ha_url:
+            entries.append(("instance-ha", "masakari", self.instance_ha_url))
+        catalog = []
+        for kind, name, url in entries:
+            catalog.append({
+                "id": f"{name}-service", "type": kind, "name": name,
+                "endpoints": [{"id": f"{name}-{iface}", "interface": iface, "region": "RegionOne",
+                               "region_id": "RegionOne", "url": url}
+                              for iface in ("public", "internal", "admin")],
+            })
+        return catalog
+
+    def _write_configs(self) -> None:
+        def cloud(credentials):
+            return {"auth": credentials, "region_name": "RegionOne", "identity_api_version": 3,
+                    "interface": "public"}
+
+        admin = cloud(self.admin_credentials)
+        clouds = {"clouds": {self.cloud_name: admin, f"{self.cloud_name}-member": cloud(self.member_credentials),
+                             "vigil": cloud(self.admin_credentials)}}
+        with open(self.clouds_yaml, "w") as fh:
+            yaml.safe_dump(clouds, fh, sort_keys=False)
+        kubeconfig = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "vigil-sim", "preferences": {},
+            "clusters": [{"name": "vigil-sim", "cluster": {"server": self.kubernetes_url}}],
+            "users": [{"name": "vigil-sim", "user": {"token": "vigil-sim-token"}}],
+            "contexts": [{"name": "vigil-sim", "context": {"cluster": "vigil-sim", "user": "vigil-sim"}}],
+        }
+        with open(self.kubeconfig, "w") as fh:
+            yaml.safe_dump(kubeconfig, fh, sort_keys=False)
+
+    def issue_token(self, admin: bool = True) -> str:
+        user, project = ("admin", "admin") if admin else ("demo", "demo")
+        return self.model.issue_token(user, project, ["password"]).id
+
+    # ---- scenario setup ------------------------------------------------------------------------
+
+    def boot_server(self, host, name=None, metadata=None, flavor="m1.small", vm_state="active") -> str:
+        return self.model.boot(host, name, metadata, flavor, vm_state=vm_state).id
+
+    def add_host(self, name: str) -> None:
+        self.model.add_host(name)
+
+    def set_reserved(self, host: str) -> None:
+        with self.model.lock:
+            self.model.set_service(self.model.host(host), status="disabled", reason="reserved host")
+
+    def add_aggregate(self, name: str, hosts=()) -> int:
+        return self.model.add_aggregate(name, hosts)["id"]
+
+    # ---- failure control -----------------------------------------------------------------------
+
+    def power_off(self, host: str) -> None:
+        self.model.power_off(host)
+        self.listeners.host_changed(host)
+
+    def power_on(self, host: str) -> None:
+        self.model.power_on(host)
+        self.listeners.host_changed(host)
+
+    def stop_service(self, host: str, service: str) -> None:
+        self.model.stop_service(host, service)
+
+    def start_service(self, host: str, service: str) -> None:
+        self.model.start_service(host, service)
+
+    def cut_network(self, host: str, net: str) -> None:
+        self._network(host, net).add(net)
+        self.listeners.host_changed(host)
+
+    def restore_network(self, host: str, net: str) -> None:
+        self._network(host, net).discard(net)
+        self.listeners.host_changed(host)
+
+    def _network(self, host: str, net: str) -> set:
+        if net not in NETWORKS:
+            raise CloudError(400, f"unknown network {net!r} (one of {', '.join(NETWORKS)})")
+        return self.model.host(host).networks_cut
+
+    def network_address(self, host: str, net: str) -> tuple[str, int]:
+        self._network(host, net)
+        return self.listeners.address(host, net)
+
+    def set_api_down(self, api: str, down: bool = True) -> None:
+        self._faults(api).down = down
+
+    def inject_faults(self, api: str, error_rate: float = 0.0, timeout_rate: float = 0.0, latency: float = 0.0,
+                      hang: float = 10.0, error_status: int = 503) -> None:
+        faults = self._faults(api)
+        if not (0 <= error_rate <= 1 and 0 <= timeout_rate <= 1 and error_rate + timeout_rate <= 1):
+            raise CloudError(400, "error_rate and timeout_rate must be within 0..1 and sum to at most 1")
+        if not 500 <= error_status <= 599:
+            raise CloudError(400, "error_status must be a 5xx status")
+        faults.error_rate, faults.timeout_rate, faults.latency = error_rate, timeout_rate, latency
+        faults.hang, faults.error_status = hang, error_status
+
+    def _faults(self, api: str) -> Faults:
+        if api not in self.faults:
+            raise CloudError(400, f"unknown api {api!r} (one of {', '.join(APIS)})")
+        return self.faults[api]
+
+    def taint_out_of_service(self, host: str) -> None:
+        self.kubernetes.add_taint(host, {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown",
+                                         "effect": "NoExecute"})
+
+    # ---- reading state -------------------------------------------------------------------------
+
+    def server(self, server_id: str) -> dict:
+        with self.model.lock:
+            self.model.advance()
+            s = self.model.get_server(server_id)
+            return {"id": s.id, "name": s.name, "host": s.host, "vm_state": s.vm_state,
+                    "task_state": s.task_state, "power_state": s.power_state, "locked": s.locked,
+                    "metadata": dict(s.metadata), "evacuations": s.evacuations, "flavor": s.flavor,
+                    "project_id": s.project_id}
+
+    def servers(self, host: str | None = None) -> list[dict]:
+        with self.model.lock:
+            self.model.advance()
+            ids = [s.id for s in self.model.list_servers(host=host)] if host is None or host in self.model.hosts \
+                else []
+            return [self.server(i) for i in ids]
+
+    def service(self, host: str) -> dict:
+        with self.model.lock:
+            self.model.advance()
+            h = self.model.host(host)
+            return {"host": h.name, "id": h.service_uuid, "status": h.status, "disabled_reason": h.disabled_reason,
+                    "forced_down": h.forced_down, "state": "up" if self.model.service_up(h) else "down",
+                    "powered": h.powered, "compute_running": h.compute_running,
+                    "kubelet_running": h.kubelet_running}
+
+    def node(self, host: str) -> dict:
+        return self.kubernetes.node_summary(host)
+
+    def evacuation_count(self, server_id: str) -> int:
+        with self.model.lock:
+            return self.model.get_server(server_id).evacuations
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def sleep(self, cloud_seconds: float) -> None:
+        self.clock.sleep(cloud_seconds)
+        self.model.advance()
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self.model.hosts)
+
+
+def _injected_fault(api: str, status: int) -> Response:
+    message = "injected failure (vigilsim)"
+    if api == "nova":
+        from vigilsim.nova import fault
+
+        return fault(status, message)
+    if api == "keystone":
+        from vigilsim.keystone import fault
+
+        return fault(status, message)
+    from vigilsim.kube import status_object
+
+    return status_object(status, "ServiceUnavailable" if status == 503 else "InternalError", message)
