@@ -181,6 +181,8 @@ class Settings(BaseSettings):
     # Seconds before the Knative request timeout at which an attempt hands off (§15.6).
     recovery_time_budget: int = Field(540, ge=10)
     nova_page_size: int = Field(500, ge=1)
+    # Seconds one Nova HTTP call may take before recovery treats it as failed.
+    nova_request_timeout: float = Field(30.0, gt=0)
 
     host_failure: HostFailure = Field(default_factory=HostFailure)
     instance_failure: InstanceFailure = Field(default_factory=InstanceFailure)

@@ -1,0 +1,142 @@
+"""State one attempt carries through its steps, and the signals that end a workflow early."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from shared.db import session_scope, utcnow
+from shared.models import Notification, RecoveryAttempt
+from shared.recovery.lifecycle import Claim, Lease
+from shared.recovery.nova import Nova
+from shared.settings import Settings, get_settings
+
+
+class Settled(Exception):
+    """A step concluded there is nothing (more) to do: the workflow ends ``finished``/``ignored``."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class HandOff(Exception):
+    """The invocation is near its time budget: keep progress, release the lease, resume later."""
+
+
+_nova: Nova | None = None
+
+
+def nova() -> Nova:
+    """One Nova wrapper per process over the one openstacksdk connection (§15.4)."""
+    global _nova
+    from shared.clients import openstack_connection
+
+    conn = openstack_connection()
+    if _nova is None or _nova.conn is not conn:
+        _nova = Nova()
+    return _nova
+
+
+@dataclass
+class RecoveryContext:
+    claim: Claim
+    lease: Lease
+    started: float = field(default_factory=time.monotonic)
+    attempt: int = 0
+    runs: Counter = field(default_factory=Counter)
+
+    @property
+    def settings(self) -> Settings:
+        return get_settings()
+
+    @property
+    def nova(self) -> Nova:
+        return nova()
+
+    @property
+    def uuid(self) -> str:
+        return self.claim.notification_uuid
+
+    def over_budget(self) -> bool:
+        return time.monotonic() - self.started > self.settings.recovery_time_budget
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, but wake at once if the lease is lost."""
+        if self.lease.lost.wait(seconds):
+            self.lease.check()
+
+    def begin_attempt(self, kind: str) -> RecoveryAttempt:
+        """A new attempt number (§15.7): each Prepare run, fallback or retry gets its own."""
+        with session_scope() as session:
+            last = session.scalar(
+                select(func.max(RecoveryAttempt.number)).where(
+                    RecoveryAttempt.notification_uuid == self.uuid
+                )
+            )
+            row = RecoveryAttempt(
+                notification_uuid=self.uuid,
+                number=(last or 0) + 1,
+                kind=kind,
+                started_at=utcnow(),
+            )
+            session.add(row)
+            session.execute(
+                update(Notification)
+                .where(
+                    Notification.notification_uuid == self.uuid,
+                    Notification.lease_owner == self.lease.owner,
+                )
+                .values(attempt=row.number)
+            )
+            session.flush()
+        self.lease.check()
+        self.enter_attempt(row.number)
+        return row
+
+    def enter_attempt(self, number: int) -> None:
+        self.attempt = number
+        self.runs = Counter()
+
+    def current_attempt(self) -> RecoveryAttempt | None:
+        if not self.claim.attempt:
+            return None
+        with session_scope() as session:
+            return session.scalar(
+                select(RecoveryAttempt).where(
+                    RecoveryAttempt.notification_uuid == self.uuid,
+                    RecoveryAttempt.number == self.claim.attempt,
+                )
+            )
+
+    def _update_attempt(self, **values: Any) -> None:
+        with session_scope() as session:
+            session.execute(
+                update(RecoveryAttempt)
+                .where(
+                    RecoveryAttempt.notification_uuid == self.uuid,
+                    RecoveryAttempt.number == self.attempt,
+                )
+                .values(**values)
+            )
+
+    def end_attempt(self, outcome: str) -> None:
+        self._update_attempt(outcome=outcome, ended_at=utcnow())
+
+    def record_reserved_host(self, host: dict[str, Any]) -> None:
+        """The claim belongs to the attempt, so a resume reuses it (§15.8)."""
+        self._update_attempt(reserved_host_uuid=host["uuid"], reserved_host_name=host["name"])
+
+    def attempt_row(self) -> RecoveryAttempt | None:
+        with session_scope() as session:
+            return session.scalar(
+                select(RecoveryAttempt).where(
+                    RecoveryAttempt.notification_uuid == self.uuid,
+                    RecoveryAttempt.number == self.attempt,
+                )
+            )

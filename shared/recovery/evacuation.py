@@ -1,0 +1,225 @@
+"""Evacuating a failed host's servers: a bounded pool, one server per worker (recovery.md §6.2).
+
+The attempt's vmoves are the work list. A resume re-reads ``ongoing`` ones from Nova instead of
+evacuating again, so a server already moved or still rebuilding is never evacuated twice
+(§15.6). Workers stop taking new servers near the invocation's time budget; what is left
+``pending`` is continued by the resumed attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import select, update
+
+from shared.db import session_scope, utcnow
+from shared.models import VMove
+from shared.recovery.context import HandOff, RecoveryContext
+from shared.recovery.lifecycle import LeaseLost
+from shared.recovery.nova import NovaError, hypervisor, power_state, task_state, vm_state
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN = 4
+TIMEOUT_MESSAGE = "Failed reason: timeout."
+
+
+class EvacuationFailed(RuntimeError):
+    """Some servers of the attempt did not end on a healthy host."""
+
+
+class EvacuationTimeout(RuntimeError):
+    pass
+
+
+def attempt_vmoves(notification_uuid: str, attempt: int) -> list[VMove]:
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(VMove)
+                .where(VMove.notification_uuid == notification_uuid, VMove.attempt == attempt)
+                .order_by(VMove.id)
+            )
+        )
+
+
+def set_vmove(vmove_id: int, **values: Any) -> None:
+    values.setdefault("updated_at", utcnow())
+    with session_scope() as session:
+        session.execute(update(VMove).where(VMove.id == vmove_id).values(**values))
+
+
+class ServerEvacuation:
+    """One server: lock, normalise, evacuate, confirm, restore its state, unlock."""
+
+    def __init__(
+        self,
+        ctx: RecoveryContext,
+        vmove: VMove,
+        failed_host: str,
+        target: str | None,
+        original: str | None = None,
+    ):
+        self.ctx = ctx
+        self.original = original
+        self.nova = ctx.nova
+        self.vmove = vmove
+        self.server_id = vmove.instance_uuid
+        self.failed_host = failed_host
+        self.target = target
+        self.locked_by_us = False
+
+    def _poll(self, seconds: float, done) -> dict[str, Any]:
+        interval = self.ctx.settings.verify_interval
+        deadline = time.monotonic() + seconds
+        while True:
+            self.ctx.lease.check()
+            server = self.nova.server(self.server_id)
+            if done(server):
+                return server
+            if time.monotonic() >= deadline:
+                raise EvacuationTimeout(self.server_id)
+            self.ctx.sleep(interval)
+
+    def run(self) -> None:
+        try:
+            server = self.nova.server(self.server_id)
+            if self.vmove.status == "ongoing" and self._reconcile(server):
+                return
+            self._evacuate(server)
+        except EvacuationTimeout:
+            set_vmove(self.vmove.id, status="failed", message=TIMEOUT_MESSAGE, end_time=utcnow())
+        except LeaseLost:
+            raise
+        except Exception as exc:  # Nova's reply or any other failure goes into the vmove
+            log.info("evacuation of %s failed: %s", self.server_id, exc)
+            set_vmove(self.vmove.id, status="failed", message=str(exc), end_time=utcnow())
+        finally:
+            if self.locked_by_us:
+                try:
+                    self.nova.action(self.server_id, {"unlock": None})
+                except NovaError as exc:
+                    log.warning("unlocking %s failed (ignored): %s", self.server_id, exc)
+
+    def _moved(self, server: dict[str, Any]) -> bool:
+        host = hypervisor(server)
+        return bool(host) and host != self.failed_host
+
+    def _reconcile(self, server: dict[str, Any]) -> bool:
+        """Resume of an ``ongoing`` vmove: settle it from what Nova says now. True when settled."""
+        if self._moved(server) and task_state(server) is None and vm_state(server) != "error":
+            self._succeeded(server)
+            return True
+        if task_state(server) is not None:
+            before = vm_state(server)
+            done = self._done_for(self.original or before, before)
+            server = self._poll(self.ctx.settings.wait_period_after_evacuation, done)
+            self._succeeded(server)
+            return True
+        return False
+
+    def _done_for(self, original: str | None, before: str | None):
+        """Moved and back in the state the server had, or active; error it entered is a failure."""
+
+        def done(server: dict[str, Any]) -> bool:
+            state = vm_state(server)
+            if task_state(server) is not None:
+                return False
+            moved = self._moved(server)
+            if state == "error" and original != "error" and (before != "error" or moved):
+                fault = (server.get("fault") or {}).get("message", "none reported")
+                raise EvacuationFailed(
+                    f"Server {self.server_id} went to error state during evacuation (fault: {fault})"
+                )
+            return moved and state in (original, "active")
+
+        return done
+
+    def _evacuate(self, server: dict[str, Any]) -> None:
+        settings = self.ctx.settings
+        if not server.get("locked"):
+            self.nova.action(self.server_id, {"lock": None})
+            self.locked_by_us = True
+        before, task = vm_state(server), task_state(server)
+        original = self.original or before
+        restore = original != "active"
+        if before not in ("active", "error", "stopped"):
+            self.nova.action(self.server_id, {"os-resetState": {"state": "error"}})
+            before = "error"
+            if original == "resized" and power_state(server) != SHUTDOWN:
+                restore = False
+        elif task is not None:
+            self.nova.action(self.server_id, {"os-resetState": {"state": "error"}})
+            if before == "active":
+                restore = False
+            before = "error"
+        elif before == "stopped":
+            restore = False
+        set_vmove(self.vmove.id, status="ongoing", start_time=utcnow())
+        body = {"host": self.target} if self.target else {}
+        self.nova.action(self.server_id, {"evacuate": body})
+        server = self._poll(settings.wait_period_after_evacuation, self._done_for(original, before))
+        if restore:
+            if vm_state(server) != "stopped":
+                try:
+                    self.nova.action(self.server_id, {"os-stop": None})
+                except NovaError as exc:
+                    if exc.status != 409:
+                        raise
+                server = self._poll(
+                    settings.wait_period_after_power_off, lambda s: vm_state(s) == "stopped"
+                )
+            if original == "error":
+                self.nova.action(self.server_id, {"os-resetState": {"state": "error"}})
+        self._succeeded(server)
+
+    def _succeeded(self, server: dict[str, Any]) -> None:
+        set_vmove(
+            self.vmove.id,
+            status="succeeded",
+            dest_host=hypervisor(server),
+            message=None,
+            end_time=utcnow(),
+        )
+
+
+def evacuate_attempt(
+    ctx: RecoveryContext, failed_host: str, target: str | None, vm_states: dict[str, str]
+) -> None:
+    """Work the attempt's vmoves with ``host_failure_recovery_threads`` workers.
+
+    ``vm_states`` holds each server's state before the notification's first attempt.
+    """
+    todo = [v for v in attempt_vmoves(ctx.uuid, ctx.attempt) if v.status in ("pending", "ongoing")]
+    deferred: list[str] = []
+
+    def work(vmove: VMove) -> None:
+        if ctx.lease.lost.is_set():
+            return
+        if vmove.status == "pending" and ctx.over_budget():
+            deferred.append(vmove.instance_uuid)
+            return
+        original = vm_states.get(vmove.instance_uuid)
+        ServerEvacuation(ctx, vmove, failed_host, target, original).run()
+
+    threads = max(1, ctx.settings.host_failure_recovery_threads)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evacuate") as pool:
+        futures = [pool.submit(work, v) for v in todo]
+        errors = [f.exception() for f in futures]
+    ctx.lease.check()
+    for error in errors:
+        if error is not None and not isinstance(error, LeaseLost):
+            raise error
+    if deferred:
+        raise HandOff(f"{len(deferred)} servers left for the resumed attempt")
+    moves = attempt_vmoves(ctx.uuid, ctx.attempt)
+    bad = [v for v in moves if v.status != "succeeded"]
+    if bad:
+        reasons = "; ".join(f"{v.instance_uuid}: {v.message or v.status}" for v in bad)
+        raise EvacuationFailed(
+            f"Failed to evacuate instances '{','.join(v.instance_uuid for v in bad)}' "
+            f"from host '{failed_host}'. {reasons}"
+        )

@@ -1,0 +1,212 @@
+"""Host failure steps (recovery.md §6, §15.1-15.3, §15.10)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from shared.db import session_scope, utcnow
+from shared.models import VMove
+from shared.recovery.context import Settled
+from shared.recovery.evacuation import evacuate_attempt
+from shared.recovery.nova import FORCE_DOWN_MICROVERSION
+from shared.recovery.reporting import earlier_outputs
+from shared.recovery.steps import Task
+
+TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
+
+
+def truthy(value: Any) -> bool:
+    """oslo's ``bool_from_string`` (non-strict): anything else is False."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in TRUE_STRINGS
+
+
+class FenceFailed(RuntimeError):
+    pass
+
+
+class DisableComputeServiceTask(Task):
+    """Fence, force the service down, then disable it: no fixed sleep (§15.1)."""
+
+    step_name = "DisableComputeServiceTask"
+
+    def execute(self, host_name: str) -> None:
+        settings = self.ctx.settings
+        nova = self.ctx.nova
+        self.report(f"Disabling compute service on host: '{host_name}'", 0.0)
+        reason = settings.host_failure.service_disable_reason
+        service = nova.service(host_name)
+        force_down = settings.host_failure.force_down_after_fencing and nova.supports(
+            FORCE_DOWN_MICROVERSION
+        )
+        if force_down:
+            self.report(self._fencing_evidence(host_name), 0.2)
+            if not service.get("forced_down"):
+                nova.update_service(service, host_name, "nova-compute", forced_down=True)
+            self.report(
+                f"Forced down compute service on host: '{host_name}'; Nova treats it as down "
+                "and accepts evacuations now",
+                0.5,
+            )
+            if service.get("status") != "disabled":
+                nova.update_service(
+                    service, host_name, "nova-compute", status="disabled", disabled_reason=reason
+                )
+        else:
+            if service.get("status") != "disabled":
+                nova.update_service(
+                    service, host_name, "nova-compute", status="disabled", disabled_reason=reason
+                )
+            wait = settings.wait_period_after_service_update
+            why = (
+                "force_down_after_fencing is off"
+                if not settings.host_failure.force_down_after_fencing
+                else f"Nova's compute API is below microversion {FORCE_DOWN_MICROVERSION}"
+            )
+            self.report(
+                f"Waiting {wait} s for Nova to notice host '{host_name}' is down ({why})", 0.5
+            )
+            self.ctx.sleep(wait)
+        self.report(f"Disabled compute service on host: '{host_name}'", 1.0)
+
+    def _fencing_evidence(self, host_name: str) -> str:
+        """Why forcing down is safe. Redfish fencing, when configured, must confirm power off."""
+        fencing = self.ctx.settings.fencing
+        if fencing.driver != "redfish" or not fencing.redfish_url_template:
+            return (
+                f"Host '{host_name}' reported fenced by the notification's sender "
+                "(host_status NORMAL)"
+            )
+        url = fencing.redfish_url_template.format(host=host_name)
+        auth = (
+            (fencing.redfish_username, fencing.redfish_password or "")
+            if fencing.redfish_username
+            else None
+        )
+        try:
+            response = requests.get(url, auth=auth, timeout=fencing.timeout)
+            response.raise_for_status()
+            power = response.json().get("PowerState")
+        except (requests.RequestException, ValueError) as exc:
+            raise FenceFailed(f"Fencing check of host '{host_name}' at {url} failed: {exc}") from exc
+        if str(power).lower() != "off":
+            raise FenceFailed(
+                f"Host '{host_name}' is not fenced: Redfish reports PowerState {power!r}; "
+                "refusing to force its compute service down"
+            )
+        return f"Host '{host_name}' is powered off (Redfish PowerState Off)"
+
+
+def _priority(server: dict[str, Any], key: str | None, default: int) -> int:
+    if not key:
+        return default
+    try:
+        return int(str(server["metadata"].get(key)).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+class PrepareHAEnabledInstancesTask(Task):
+    """List the failed host's servers (paginated) and create the attempt's pending vmoves."""
+
+    step_name = "PrepareHAEnabledInstancesTask"
+
+    def execute(self, host_name: str, notification_uuid: str) -> dict[str, Any]:
+        options = self.ctx.settings.host_failure
+        self.report("Preparing instances for evacuation", 0.0)
+        servers = self.ctx.nova.servers_on_host(host_name)
+        self.report(f"Total instances running on failed host '{host_name}' is {len(servers)}", 0.3)
+        if options.ignore_instances_in_error_state:
+            servers = [s for s in servers if s["vm_state"] != "error"]
+        key = options.ha_enabled_instance_metadata_key
+        ha = [s for s in servers if truthy(s["metadata"].get(key, False))]
+        others = [s for s in servers if not truthy(s["metadata"].get(key, False))]
+        self.report(f"Total HA Enabled instances count: '{len(ha)}'", 0.6)
+        if options.evacuate_all_instances:
+            self.report(f"Total Non-HA Enabled instances count: '{len(others)}'", 0.7)
+            self.report(
+                "All instances (HA Enabled/Non-HA Enabled) should be considered for "
+                f"evacuation. Total count is: '{len(ha) + len(others)}'",
+                0.8,
+            )
+        pkey, default = options.instance_priority_metadata_key, options.default_instance_priority
+
+        def ordered(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return sorted(group, key=lambda s: -_priority(s, pkey, default))  # stable: ties keep Nova's order
+
+        selected = ordered(ha) + (ordered(others) if options.evacuate_all_instances else [])
+        if not selected:
+            raise Settled(
+                "finished", f"Skipped host '{host_name}' recovery as no instances needs to be evacuated"
+            )
+        self._create_vmoves(notification_uuid, host_name, selected, pkey, default)
+        self.report(
+            f"Instances to be evacuated are: '{','.join(s['id'] for s in selected)}'", 1.0
+        )
+        # The state each server had before Vigil touched it: a later attempt restores that,
+        # not the error an earlier failed evacuation left behind.
+        states = {s["id"]: s["vm_state"] for s in selected}
+        for step_outputs in earlier_outputs(notification_uuid, self.step_name, self.ctx.attempt):
+            for server_id, state in (step_outputs.get("vm_states") or {}).items():
+                if server_id in states:
+                    states[server_id] = state
+        return {"vm_states": states}
+
+    def _create_vmoves(self, notification_uuid, host_name, selected, pkey, default) -> None:
+        """The attempt's work list, once: a re-run of this step keeps what is already there."""
+        with session_scope() as session:
+            exists = session.scalar(
+                select(VMove.id).where(
+                    VMove.notification_uuid == notification_uuid, VMove.attempt == self.ctx.attempt
+                )
+            )
+            if exists:
+                return
+            now = utcnow()
+            for server in selected:
+                session.add(
+                    VMove(
+                        uuid=str(uuid.uuid4()),
+                        notification_uuid=notification_uuid,
+                        instance_uuid=server["id"],
+                        instance_name=server["name"],
+                        source_host=host_name,
+                        type="evacuation",
+                        status="pending",
+                        attempt=self.ctx.attempt,
+                        priority=_priority(server, pkey, default) if pkey else None,
+                        created_at=now,
+                    )
+                )
+
+
+class EvacuateInstancesTask(Task):
+    """Prepare the reserved host when there is one, then evacuate the attempt's vmoves."""
+
+    step_name = "EvacuateInstancesTask"
+
+    def execute(
+        self, host_name: str, vm_states: dict[str, str] | None = None, reserved_host: str | None = None
+    ) -> None:
+        nova = self.ctx.nova
+        if reserved_host:
+            if self.ctx.settings.host_failure.add_reserved_host_to_aggregate:
+                for aggregate in nova.aggregates():
+                    if host_name in (aggregate.get("hosts") or []):
+                        nova.add_host_to_aggregate(aggregate["id"], reserved_host)
+                        self.report(
+                            f"Added reserved host '{reserved_host}' to aggregate "
+                            f"'{aggregate.get('name')}'",
+                            0.1,
+                        )
+            service = nova.service(reserved_host)
+            if service.get("status") != "enabled":
+                nova.update_service(service, reserved_host, "nova-compute", status="enabled")
+            self.report(f"Enabled compute service on reserved host: '{reserved_host}'", 0.2)
+        evacuate_attempt(self.ctx, host_name, reserved_host, vm_states or {})
+        self.report("Evacuation process completed!", 1.0)

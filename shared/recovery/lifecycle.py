@@ -1,0 +1,290 @@
+"""Who owns a notification: compare-and-set claims, the renewed lease, the final write.
+
+Every transition is one conditional UPDATE whose row count decides who proceeds
+(recovery.md §15.5), timed by the database clock so pods never compare their own clocks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, literal, or_, select, update
+
+from shared.db import session_scope
+from shared.models import Host, Notification, Segment
+from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+SETTLED = ("finished", "ignored", "failed")
+SEGMENT_DISABLED_MESSAGE = "Recovery aboart: the segment HA is disabled."
+REASONS = ("created", "retry", "resume")
+
+
+def db_now():
+    """``now()`` of the database as naive UTC, usable inside statements."""
+    return func.timezone("utc", func.now())
+
+
+def _seconds(value: float) -> Any:
+    return func.make_interval(0, 0, 0, 0, 0, 0, value)
+
+
+class HostBusy(RuntimeError):
+    """Another notification of the same source host is running with a live lease (§3.4)."""
+
+
+class LeaseLost(RuntimeError):
+    """This worker no longer owns the notification; it must stop without writing."""
+
+
+@dataclass
+class Claim:
+    """What an attempt knows after winning the claim; the rest is re-read as needed."""
+
+    notification_uuid: str
+    type: str
+    payload: dict[str, Any]
+    source_host_uuid: str
+    segment_uuid: str
+    reason: str
+    owner: str
+    retried: bool
+    attempt: int
+    generated_time: dt.datetime
+    id: int
+    host: dict[str, Any] = field(default_factory=dict)
+    segment: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Skip:
+    """No attempt: why the delivery is acknowledged without work (logged by the caller)."""
+
+    why: str
+    ignored_segment: bool = False
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claimable(status: str, reason: str, lease_expired: bool) -> bool:
+    if reason == "created":
+        return status == "new"
+    if reason == "retry":
+        return status in ("new", "error")
+    return status == "running" and lease_expired
+
+
+def claim(notification_uuid: str, reason: str) -> Claim | Skip:
+    """Claim the notification for one attempt, or say why not. Raises HostBusy."""
+    settings = get_settings()
+    owner = new_owner()
+    with session_scope() as session:
+        row = session.scalar(
+            select(Notification).where(
+                Notification.notification_uuid == notification_uuid, Notification.deleted == 0
+            )
+        )
+        if row is None:
+            return Skip(f"unknown notification {notification_uuid}")
+        if row.status in SETTLED:
+            return Skip(f"notification {notification_uuid} is already {row.status}")
+        now = session.scalar(select(db_now()))
+        expired = row.lease_expires_at is None or row.lease_expires_at < now
+        if not _claimable(row.status, reason, expired):
+            return Skip(f"notification {notification_uuid} is {row.status}; nothing to claim for '{reason}'")
+        status_read = row.status
+        host = session.scalar(
+            select(Host).where(Host.uuid == row.source_host_uuid).with_for_update()
+        )
+        segment = session.scalar(select(Segment).where(Segment.uuid == row.failover_segment_uuid))
+        if segment is not None and not segment.enabled:
+            done = session.execute(
+                update(Notification)
+                .where(
+                    Notification.notification_uuid == notification_uuid,
+                    Notification.status == status_read,
+                )
+                .values(
+                    status="ignored",
+                    message=SEGMENT_DISABLED_MESSAGE,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=db_now(),
+                )
+            ).rowcount
+            return Skip("segment disabled", ignored_segment=bool(done))
+        busy = session.scalar(
+            select(Notification.notification_uuid).where(
+                Notification.source_host_uuid == row.source_host_uuid,
+                Notification.notification_uuid != notification_uuid,
+                Notification.status == "running",
+                Notification.lease_expires_at > now,
+                Notification.deleted == 0,
+            )
+        )
+        if busy:
+            raise HostBusy(
+                f"notification {busy} of the same host is running; {notification_uuid} waits"
+            )
+        if reason == "created":
+            condition = Notification.status == "new"
+        elif reason == "retry":
+            condition = Notification.status.in_(("new", "error"))
+        else:
+            condition = and_(
+                Notification.status == "running",
+                or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < db_now()),
+            )
+        won = session.execute(
+            update(Notification)
+            .where(Notification.notification_uuid == notification_uuid, condition)
+            .values(
+                status="running",
+                lease_owner=owner,
+                lease_expires_at=db_now() + _seconds(settings.recovery_lease_seconds),
+                updated_at=db_now(),
+                retried=or_(Notification.retried, literal(reason == "retry")),
+            )
+            .returning(Notification.retried, Notification.attempt)
+        ).first()
+        if won is None:
+            return Skip(f"notification {notification_uuid} was claimed by another worker")
+        return Claim(
+            notification_uuid=notification_uuid,
+            type=row.type,
+            payload=dict(row.payload or {}),
+            source_host_uuid=row.source_host_uuid,
+            segment_uuid=row.failover_segment_uuid,
+            reason=reason,
+            owner=owner,
+            retried=bool(won.retried),
+            attempt=int(won.attempt or 0),
+            generated_time=row.generated_time,
+            id=row.id,
+            host=_host_dict(host, segment) if host is not None else {},
+            segment=_segment_dict(segment) if segment is not None else {},
+        )
+
+
+def _segment_dict(segment: Segment) -> dict[str, Any]:
+    return {
+        "id": segment.id,
+        "uuid": segment.uuid,
+        "name": segment.name,
+        "service_type": segment.service_type,
+        "description": segment.description,
+        "recovery_method": segment.recovery_method,
+        "enabled": segment.enabled,
+    }
+
+
+def _host_dict(host: Host, segment: Segment | None) -> dict[str, Any]:
+    return {
+        "id": host.id,
+        "uuid": host.uuid,
+        "name": host.name,
+        "failover_segment": _segment_dict(segment) if segment is not None else None,
+        "type": host.type,
+        "reserved": host.reserved,
+        "control_attributes": host.control_attributes,
+        "on_maintenance": host.on_maintenance,
+    }
+
+
+class Lease:
+    """Renews the claim every heartbeat in a background thread while the attempt works."""
+
+    def __init__(self, notification_uuid: str, owner: str):
+        self.notification_uuid = notification_uuid
+        self.owner = owner
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _owned(self):
+        return and_(
+            Notification.notification_uuid == self.notification_uuid,
+            Notification.status == "running",
+            Notification.lease_owner == self.owner,
+        )
+
+    def renew(self) -> bool:
+        settings = get_settings()
+        try:
+            with session_scope() as session:
+                count = session.execute(
+                    update(Notification)
+                    .where(self._owned())
+                    .values(lease_expires_at=db_now() + _seconds(settings.recovery_lease_seconds))
+                ).rowcount
+        except Exception:  # a database blip: the lease still has time, try again next beat
+            log.warning("lease renewal for %s failed", self.notification_uuid, exc_info=True)
+            return not self.lost.is_set()
+        if not count:
+            self.lost.set()
+        return bool(count)
+
+    def _beat(self) -> None:
+        interval = get_settings().recovery_heartbeat_seconds
+        while not self._stop.wait(interval):
+            if not self.renew():
+                log.warning("lease on %s lost; stopping this attempt", self.notification_uuid)
+                return
+
+    def __enter__(self) -> Lease:
+        self._thread = threading.Thread(
+            target=self._beat, name=f"lease-{self.notification_uuid[:8]}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(f"lease on {self.notification_uuid} lost")
+
+    def finish(self, status: str, message: str | None) -> bool:
+        """The final conditional write: only the lease owner can make it."""
+        with session_scope() as session:
+            count = session.execute(
+                update(Notification)
+                .where(self._owned())
+                .values(
+                    status=status,
+                    message=message,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=db_now(),
+                )
+            ).rowcount
+        if not count:
+            self.lost.set()
+        return bool(count)
+
+    def release(self) -> bool:
+        """Hand off: keep ``running`` but expire the lease so a resume can claim it at once."""
+        with session_scope() as session:
+            count = session.execute(
+                update(Notification)
+                .where(self._owned())
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=db_now() - _seconds(1),
+                    updated_at=db_now(),
+                )
+            ).rowcount
+        return bool(count)
