@@ -128,3 +128,20 @@ def add_host(segment: Segment, name: str, **kw) -> Host:
                    deleted=0, **kw)
         session.add(row)
     return row
+
+
+@pytest.fixture(scope="session")
+def sim(served):
+    """One simulated region for the api tests; its Keystone catalog lists the served api."""
+    from vigilsim import Region
+
+    region = Region.start(hosts=4, time_scale=100, instance_ha_url=served.url + "/v1")
+    yield region
+    region.stop()
+
+
+def use_region(monkeypatch, region) -> None:
+    """Vigil's own credentials (clouds.yaml entry ``vigil``) point at the simulated region."""
+    monkeypatch.setenv("VIGIL_CLOUDS_YAML", region.clouds_yaml)
+    monkeypatch.setenv("VIGIL_CLOUD", "vigil")
+    _reset()
