@@ -47,7 +47,7 @@ def claim_interval(name: str, interval: dt.timedelta, url: str | None = None) ->
         row = conn.execute(
             text(
                 "UPDATE job_runs SET last_run_at = (now() AT TIME ZONE 'utc') WHERE name = :n "
-                "AND (last_run_at IS NULL OR last_run_at <= (now() AT TIME ZONE 'utc') - :iv) "
+                "AND (last_run_at IS NULL OR last_run_at <= (now() AT TIME ZONE 'utc') - CAST(:iv AS interval)) "
                 "RETURNING name"
             ),
             {"n": name, "iv": interval},
