@@ -1,0 +1,176 @@
+"""Claiming, redelivery, per-host serialisation, events and the sweep (recovery.md §2-4, §9, §15.5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from sqlalchemy import update
+
+from shared.db import session_scope, utcnow
+from shared.models import Notification
+from tests.recover.scenario import (
+    deliver, details, host_down, make_segment, notification, notify, ping_event, trigger_event,
+    vmoves, wait_settled,
+)
+
+FAILED = "compute-000"
+HOSTS = [f"compute-00{i}" for i in range(6)]
+
+
+def set_row(uuid: str, **values) -> None:
+    with session_scope() as session:
+        session.execute(update(Notification).where(Notification.notification_uuid == uuid).values(**values))
+
+
+def test_same_trigger_delivered_five_times_concurrently_evacuates_each_server_once(cloud, recover_fn, monkeypatch):
+    region = cloud()
+    monkeypatch.delenv("VIGIL_SINK")  # the test is the broker here
+    from shared.settings import get_settings
+    get_settings.cache_clear()
+    make_segment("auto", HOSTS)
+    servers = [region.boot_server(FAILED, metadata={"HA_Enabled": "True"}) for _ in range(20)]
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    event = trigger_event(uuid)
+    answers: list[int] = []
+    threads = [
+        threading.Thread(target=lambda m=mode: answers.append(deliver(recover_fn.url, event, m).status_code))
+        for mode in ("binary", "structured", "binary", "structured")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    answers.append(deliver(recover_fn.url, event).status_code)
+    assert answers == [200] * 5
+    assert wait_settled(uuid).status == "finished"
+    assert [region.evacuation_count(s) for s in servers] == [1] * 20
+    assert len(vmoves(uuid)) == 20
+
+
+def test_process_events_bracket_the_attempt(cloud, broker):
+    region = cloud()
+    make_segment("auto", HOSTS)
+    region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "finished"
+    kinds = broker.types(uuid)
+    assert kinds.count("notification.process.start") == 1
+    assert kinds.index("notification.process.start") < kinds.index("notification.process.end")
+    end = [e for e in broker.received if e["type"].endswith("notification.process.end")][0]
+    assert end.data["status"] == "finished" and end.data["fault"] is None
+    host_updates = [e for e in broker.received if e["type"].endswith("host.update.end")]
+    assert host_updates and host_updates[0].data["on_maintenance"] is True
+
+
+def test_disabled_segment_ignores_with_no_process_event(cloud, broker):
+    region = cloud()
+    make_segment("auto", HOSTS, enabled=False)
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    row = wait_settled(uuid)
+    assert (row.status, row.message) == ("ignored", "Recovery aboart: the segment HA is disabled.")
+    assert not [t for t in broker.types(uuid) if t.startswith("notification.process")]
+    assert region.evacuation_count(server) == 0
+
+
+def test_unknown_notification_and_foreign_events_are_acknowledged(cloud, recover_fn):
+    cloud()
+    assert deliver(recover_fn.url, trigger_event("4f8d3b51-8f1e-4c1e-9d39-6d8c5f0f2a77")).status_code == 200
+    from shared import events
+    other = events.build("com.example.something.else", "elsewhere", None, {"x": 1})
+    assert deliver(recover_fn.url, other, "structured").status_code == 200
+    broken = events.build(events.recovery_trigger_type(), "api", None, {"reason": "created"})
+    assert deliver(recover_fn.url, broken).status_code == 200
+
+
+def test_unknown_host_status_and_started_event_need_no_recovery(cloud):
+    cloud()
+    make_segment("auto", HOSTS)
+    unknown = notify("compute-001", "COMPUTE_HOST", {"event": "STOPPED", "host_status": "UNKNOWN", "cluster_status": "OFFLINE"})
+    started = notify("compute-002", "COMPUTE_HOST", {"event": "STARTED", "host_status": "NORMAL", "cluster_status": "ONLINE"})
+    assert wait_settled(unknown).status == "ignored"
+    assert wait_settled(started).status == "finished"
+    assert details(started) == []
+
+
+def test_second_notification_of_a_running_host_is_answered_retryable(cloud, recover_fn, monkeypatch):
+    cloud()
+    monkeypatch.delenv("VIGIL_SINK")
+    from shared.settings import get_settings
+    get_settings.cache_clear()
+    make_segment("auto", HOSTS)
+    first = notify(FAILED, "PROCESS", {"event": "STOPPED", "process_name": "libvirtd"})
+    set_row(first, status="running", lease_owner="someone", lease_expires_at=utcnow() + dt.timedelta(minutes=5))
+    # on_maintenance was not set yet by the running attempt, so a second report is accepted
+    second = notify(FAILED, "VM", {"event": "LIFECYCLE", "vir_domain_event": "STOPPED_FAILED",
+                                   "instance_uuid": "2a1b9c3e-0d4f-4e5a-8b6c-7d8e9f0a1b2c"})
+    answer = deliver(recover_fn.url, trigger_event(second, type_="VM"))
+    assert answer.status_code == 503 and answer.headers.get("Retry-After")
+    assert notification(second).status == "new"
+
+
+def test_sweep_retries_error_once_then_failed(cloud, broker, recover_fn):
+    region = cloud()
+    make_segment("reserved_host", HOSTS)  # no reserved host: every attempt ends in error
+    region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "error"
+    assert deliver(recover_fn.url, ping_event()).status_code == 200
+    row = wait_settled_as(uuid, "failed")
+    assert row.message == "No reserved_hosts available for evacuation."
+    assert [r for r in broker.received if r.get("subject") == uuid and r.data.get("reason") == "retry"]
+
+
+def wait_settled_as(uuid: str, status: str, timeout: float = 30):
+    import time
+    deadline = time.monotonic() + timeout
+    while notification(uuid).status != status:
+        assert time.monotonic() < deadline, notification(uuid).status
+        time.sleep(0.05)
+    return notification(uuid)
+
+
+def test_sweep_republishes_a_new_notification_whose_trigger_was_lost(cloud, broker, recover_fn, monkeypatch):
+    region = cloud()
+    make_segment("auto", HOSTS)
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    monkeypatch.setenv("VIGIL_SINK", "http://127.0.0.1:9/")  # the trigger is lost
+    from shared.settings import get_settings
+    get_settings.cache_clear()
+    uuid = host_down(FAILED)
+    assert notification(uuid).status == "new"
+    monkeypatch.setenv("VIGIL_SINK", broker.url)
+    get_settings.cache_clear()
+    assert deliver(recover_fn.url, ping_event()).status_code == 200
+    assert wait_settled(uuid).status == "finished"
+    assert region.evacuation_count(server) == 1
+
+
+def test_sweep_expires_old_notifications(cloud, recover_fn):
+    cloud(env={"VIGIL_NOTIFICATIONS_EXPIRED_INTERVAL": "3600"})
+    make_segment("auto", HOSTS)
+    old = notify("compute-003", "PROCESS", {"event": "STOPPED", "process_name": "nova-compute"},
+                 generated=utcnow() - dt.timedelta(hours=2))
+    set_row(old, status="error", retried=True)
+    assert deliver(recover_fn.url, ping_event()).status_code == 200
+    row = notification(old)
+    assert row.status == "failed" and "expired" in row.message
+
+
+def test_sweep_ticks_run_each_job_at_most_once_per_interval(cloud, recover_fn, broker):
+    region = cloud(env={"VIGIL_PROCESS_UNFINISHED_NOTIFICATIONS_INTERVAL": "3600"})
+    make_segment("reserved_host", HOSTS)
+    region.power_off(FAILED)
+    region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "error"
+    for _ in range(3):
+        assert deliver(recover_fn.url, ping_event()).status_code == 200
+    retries = [r for r in broker.received if r.get("subject") == uuid and r.data.get("reason") == "retry"]
+    assert len(retries) == 1
