@@ -25,6 +25,7 @@ REPORT_INTERVAL = 10.0  # nova-compute's report_interval (cloud seconds)
 # Nova power states (nova/compute/power_state.py values).
 RUNNING, SHUTDOWN = 1, 4
 NETWORKS = ("management", "tenant", "storage")
+UNREACHABLE = "node.kubernetes.io/unreachable"  # the node controller's taint key
 
 FLAVORS = {
     "m1.tiny": {"id": "1", "vcpus": 1, "ram": 512, "disk": 1},
@@ -71,7 +72,9 @@ class Host:
     used_vcpus: int = 0
     networks_cut: set = field(default_factory=set)
     labels: dict = field(default_factory=dict)
-    taints: list = field(default_factory=list)  # taints set through the API (not the controller's)
+    annotations: dict = field(default_factory=dict)
+    taints: list = field(default_factory=list)  # spec.taints: the API's and the node controller's
+    lease_uid: str = field(default_factory=_uuid)
     ready: str = "True"  # Node Ready condition as the node controller last set it
     ready_since: float = 0.0
     node_rv: int = 0
@@ -159,6 +162,7 @@ class Model:
         self._rv = itertools.count(1)
         self.resource_version = 0
         self.node_events: list = []  # (rv, type, host name) for watches, trimmed
+        self.events_floor = 0  # watches from an older resourceVersion get 410 Expired
         self.rng = random.Random(config.seed)
         self.projects = {
             "admin": {"id": uuid.uuid5(uuid.NAMESPACE_DNS, "admin.vigil-sim").hex, "name": "admin"},
@@ -296,6 +300,7 @@ class Model:
         if host.ready != "True":
             host.ready = "True"
             host.ready_since = self.now()
+            host.taints = [t for t in host.taints if t["key"] != UNREACHABLE]
         self._bump_node(host)
 
     def _node_grace_expired(self, host: Host, epoch: int) -> None:
@@ -303,6 +308,11 @@ class Model:
             return
         host.ready = "Unknown"
         host.ready_since = self.now()
+        stamp = self.clock.at(self.now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+        host.taints = [t for t in host.taints if t["key"] != UNREACHABLE] + [
+            {"key": UNREACHABLE, "effect": "NoSchedule", "timeAdded": stamp},
+            {"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": stamp},
+        ]
         self._bump_node(host)
 
     def _bump_node(self, host: Host, kind: str = "MODIFIED") -> None:
@@ -310,6 +320,7 @@ class Model:
         self.resource_version = host.node_rv
         self.node_events.append((host.node_rv, kind, host.name))
         if len(self.node_events) > 20000:
+            self.events_floor = self.node_events[10000][0]
             del self.node_events[:10000]
         self.changed.notify_all()
 

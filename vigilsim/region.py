@@ -15,6 +15,7 @@ import yaml
 from vigilsim.clock import CloudClock, http_date
 from vigilsim.http import DropConnection, HttpServer, Request, Response
 from vigilsim.model import NETWORKS, CloudError, Model
+from vigilsim.network import EAGER_LIMIT
 
 APIS = ("keystone", "nova", "kubernetes")
 _PREFIXES = {"/identity": "keystone", "/compute": "nova", "/k8s": "kubernetes",
@@ -103,6 +104,8 @@ class Region:
         for i in range(servers_per_host):
             for name in names:
                 self.model.boot(name, None, {"HA_Enabled": "True"} if i % 2 == 0 else {}, "m1.small")
+        self.listeners.open_all()
+        self.redfish.on_power = self.listeners.host_changed
         self.clouds_yaml = os.path.join(self.workdir, "clouds.yaml")
         self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
         self._write_configs()
@@ -265,6 +268,9 @@ class Region:
 
     def add_host(self, name: str) -> None:
         self.model.add_host(name)
+        if len(self.model.hosts) <= EAGER_LIMIT:
+            for net in NETWORKS:
+                self.listeners.address(name, net)
 
     def set_reserved(self, host: str) -> None:
         with self.model.lock:
@@ -305,6 +311,12 @@ class Region:
     def network_address(self, host: str, net: str) -> tuple[str, int]:
         self._network(host, net)
         return self.listeners.address(host, net)
+
+    def consul_url(self, net: str) -> str:
+        """A Consul agent's base URL for one network (``GET <url>/v1/agent/members``)."""
+        if net not in NETWORKS:
+            raise CloudError(400, f"unknown network {net!r} (one of {', '.join(NETWORKS)})")
+        return f"{self.url}/consul/{net}"
 
     def set_api_down(self, api: str, down: bool = True) -> None:
         self._faults(api).down = down
