@@ -32,7 +32,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
 from croniter import croniter
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,49 @@ def parse_delivery(spec: dict[str, Any] | None) -> Delivery:
     return Delivery(retry, policy, delay, spec.get("deadLetterSink"))
 
 
+# --- the functions: what each Knative Service runs -----------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Knative Service as a local process: its plain env, timeout and readiness probe."""
+
+    service: str
+    env: dict[str, str]
+    timeout: float
+    readiness_path: str | None  # an httpGet probe path; None means a TCP probe
+
+    @property
+    def function(self) -> str:
+        return self.env["FUNCTION"]
+
+
+def function_specs(manifests: Manifests) -> list[FunctionSpec]:
+    specs = []
+    for service in manifests.services():
+        pod = service["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
+        probe = (container.get("readinessProbe") or {}).get("httpGet")
+        specs.append(
+            FunctionSpec(
+                service=service["metadata"]["name"],
+                env=env,
+                timeout=float(pod.get("timeoutSeconds", 300)),
+                readiness_path=probe.get("path", "/") if probe is not None else None,
+            )
+        )
+    return specs
+
+
+def image_command(dockerfile: Path = ROOT / "Dockerfile") -> list[str]:
+    """The image's CMD (exec form), which local runs use to start each function."""
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith("CMD "):
+            return json.loads(line[4:])
+    raise WiringError(f"{dockerfile} has no exec-form CMD")
+
+
 # --- the local network: names to URLs --------------------------------------------------------
 
 
@@ -324,13 +367,22 @@ def build_routes(manifests: Manifests, network: LocalNetwork) -> list[Route]:
     return routes
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per event: deliveries are recorded in ``Router.records``."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class _Server:
     """A threaded werkzeug server on 127.0.0.1 serving one WSGI app."""
 
     def __init__(self, app: Callable, port: int = 0) -> None:
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -158,6 +158,9 @@ def _check_service(service: dict, manifests: Manifests) -> list[str]:
         signature = (env.get("SIGNATURE_TYPE") or {}).get("value")
         if signature not in ("http", "cloudevent"):
             problems.append(f"{where}: env SIGNATURE_TYPE must be http or cloudevent, not {signature!r}")
+        threads = (env.get("THREADS") or {}).get("value")
+        if concurrency and (not str(threads).isdigit() or int(threads) < concurrency):
+            problems.append(f"{where}: env THREADS must be at least containerConcurrency ({concurrency})")
         problems += _check_env_refs(where, container, spec, manifests)
     return problems
 

@@ -59,3 +59,15 @@ def test_request_that_is_not_a_cloudevent_is_400_and_stores_nothing(db):
     assert status == 400
     assert reply["badRequest"]["code"] == 400
     assert list_dead_letters() == []
+
+
+def test_vigil_dead_letters_lists_what_was_stored(db, capsys):
+    from vigil.cli import main
+
+    headers, body = to_binary(_dead_event("n-cli"))
+    receive(headers, body)
+    assert main(["dead-letters", "--json", "--database-url", db]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["event_id"], listed["error_code"], listed["error_data"]) == ("n-cli", "503", "database unreachable")
+    assert main(["dead-letters", "--database-url", db, "--type", "org.example.other"]) == 0
+    assert capsys.readouterr().out.strip() == "no dead letters"

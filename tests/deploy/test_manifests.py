@@ -95,6 +95,7 @@ def test_vigil_emits_24_catalogue_types_and_the_trigger():
         ("Service", "purge", lambda d: d["spec"]["template"]["metadata"]["annotations"].update({"autoscaling.knative.dev/min-scale": "none"}), "min-scale"),
         ("Service", "monitor", lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"][0].update(value="monitors"), "env FUNCTION"),
         ("Service", "api", lambda d: d["spec"]["template"]["spec"].update(serviceAccountName="nobody"), "serviceAccountName"),
+        ("Service", "recover", lambda d: d["spec"]["template"]["spec"].update(containerConcurrency=50), "env THREADS"),
         ("Job", "vigil-db-upgrade", lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"].update(key="uri"), "not defined"),
         ("ApiServerSource", "node-changes", lambda d: d["spec"].update(mode="Everything"), "spec.mode"),
     ],

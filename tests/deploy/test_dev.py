@@ -1,0 +1,116 @@
+"""`vigil dev` runs the four functions wired as infra/knative/ wires them, or says clearly why not."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+import pytest
+import requests
+
+from vigil.cli import main
+from vigil.dev import DevOptions, LocalVigil, fast_ticks
+from vigil.wiring import load_manifests
+
+TRIGGER_TYPE = "org.openstack.vigil.internal.recovery.requested"
+
+
+@pytest.fixture
+def local_vigil(tmp_path, monkeypatch):
+    monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)  # its own embedded database
+    overrides, env = fast_ticks("2s", load_manifests())
+    options = DevOptions(hosts=2, region_options={"time_scale": 50}, tick_overrides=overrides, env=env,
+                         log_dir=tmp_path / "logs")
+    with LocalVigil(options) as local:
+        yield local
+
+
+def test_vigil_dev_serves_healthcheck_and_routes_a_notification_to_recover(local_vigil):
+    api = local_vigil.api_url
+    reply = requests.get(f"{api}/healthcheck", timeout=10)
+    assert (reply.status_code, reply.text.strip()) == (200, "OK")
+
+    headers = {"X-Auth-Token": local_vigil.region.issue_token(admin=True)}
+    segment = requests.post(f"{api}/v1/segments", headers=headers, timeout=10, json={
+        "segment": {"name": "seg-dev", "service_type": "COMPUTE", "recovery_method": "auto"}})
+    assert segment.status_code == 201, segment.text
+    segment_uuid = segment.json()["segment"]["uuid"]
+    host = requests.post(f"{api}/v1/segments/{segment_uuid}/hosts", headers=headers, timeout=10, json={
+        "host": {"name": "compute-000", "type": "COMPUTE", "control_attributes": "SSH"}})
+    assert host.status_code == 201, host.text
+    notification = requests.post(f"{api}/v1/notifications", headers=headers, timeout=10, json={
+        "notification": {"type": "VM", "hostname": "compute-000", "generated_time": "2026-01-01T00:00:00",
+                         "payload": {"event": "LIFECYCLE", "instance_uuid": str(uuid.uuid4()),
+                                     "vir_domain_event": "STOPPED_FAILED"}}})
+    assert notification.status_code == 202, notification.text
+    notification_uuid = notification.json()["notification"]["notification_uuid"]
+
+    router = local_vigil.router
+    assert router.wait_for(
+        lambda records: any(r.subject == notification_uuid and r.outcome == "delivered" for r in records), 60)
+    [record] = [r for r in router.records if r.subject == notification_uuid]
+    assert (record.trigger, record.event_type) == ("recover", TRIGGER_TYPE)
+
+
+def test_vigil_dev_ping_ticks_are_acknowledged_by_monitor_and_purge(local_vigil):
+    ticks = {t.name: t for t in local_vigil.scheduler.ticks}
+    assert ticks["monitor-tick"].sink == local_vigil.functions["monitor"].url
+    for name in ("monitor-tick", "purge-tick"):
+        status = local_vigil.scheduler.fire(ticks[name])
+        assert status is not None and 200 <= status < 300, (name, status)
+
+
+def _run_dev(capsys, *args):
+    status = main(["dev", *args])
+    err = capsys.readouterr().err.strip()
+    return status, err
+
+
+def test_missing_clouds_yaml_is_one_clear_error(capsys, tmp_path):
+    status, err = _run_dev(capsys, "--clouds-yaml", str(tmp_path / "nope.yaml"), "--kubeconfig", str(tmp_path / "kc"))
+    assert status == 2
+    assert err == f"vigil dev: clouds.yaml not found: {tmp_path / 'nope.yaml'}"
+
+
+def test_clouds_yaml_without_the_cloud_is_one_clear_error(capsys, tmp_path):
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  other:\n    auth: {auth_url: http://127.0.0.1:9/v3}\n")
+    status, err = _run_dev(capsys, "--clouds-yaml", str(clouds), "--kubeconfig", str(tmp_path / "kc"))
+    assert status == 2
+    assert "has no cloud named 'vigil' (it has: other)" in err and len(err.splitlines()) == 1
+
+
+def test_only_half_a_real_cloud_is_refused(capsys, tmp_path):
+    status, err = _run_dev(capsys, "--kubeconfig", str(tmp_path / "kc"))
+    assert (status, err) == (2, "vigil dev: a real cloud needs both --clouds-yaml and --kubeconfig")
+
+
+def test_unusable_kubeconfig_is_one_clear_error(capsys, region):
+    kubeconfig = os.path.join(region.workdir, "broken-kubeconfig")
+    with open(kubeconfig, "w") as fh:
+        fh.write("this: is not a kubeconfig\n")
+    status, err = _run_dev(capsys, "--clouds-yaml", region.clouds_yaml, "--kubeconfig", kubeconfig)
+    assert status == 2
+    assert err.startswith(f"vigil dev: kubeconfig {kubeconfig} is not usable") and len(err.splitlines()) == 1
+
+
+def test_port_in_use_is_one_clear_error(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        status, err = _run_dev(capsys, "--api-port", str(port))
+    assert status == 2
+    assert err == f"vigil dev: port {port} is already in use (another `vigil dev`?); choose another with --api-port"
+
+
+def test_embedded_database_still_held_by_a_running_server_is_one_clear_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)
+    data = tmp_path / "pgdata"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("16\n")
+    (data / "postmaster.pid").write_text(f"{os.getpid()}\n")
+    status, err = _run_dev(capsys, "--api-port", "0", "--data-dir", str(data))
+    assert status == 2
+    assert err.startswith(f"vigil dev: embedded PostgreSQL in {data}: a PostgreSQL (pid {os.getpid()}) is already running")

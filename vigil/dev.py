@@ -1,0 +1,482 @@
+"""``vigil dev``: all of Vigil on this machine, wired as infra/knative/ wires it in a cluster.
+
+An embedded PostgreSQL (migrated), the four functions as functions-framework processes started
+with the image's own CMD, the local broker (their ``K_SINK``) and the PingSource scheduler from
+``vigil.wiring``; against the simulated region unless a clouds.yaml and kubeconfig are given.
+Also ``vigil dead-letters``: the events Knative (or the local broker) gave up delivering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from vigil.wiring import (
+    MANIFESTS,
+    ROOT,
+    FunctionSpec,
+    Manifests,
+    Router,
+    Scheduler,
+    WiringError,
+    build_ticks,
+    function_specs,
+    image_command,
+    load_manifests,
+)
+
+MASAKARI_PORT = 15868  # Masakari API's registered port; openstack CLI users expect it
+READY_TIMEOUT = 90.0
+
+
+class DevError(RuntimeError):
+    """Something the user can fix; printed as one line, exit status 2."""
+
+
+@dataclass
+class DevOptions:
+    clouds_yaml: str | None = None
+    cloud: str = "vigil"
+    kubeconfig: str | None = None
+    api_port: int = 0
+    broker_port: int = 0
+    database_url: str | None = None
+    data_dir: Path | None = None  # None with the sim: a throwaway database
+    hosts: int | list[str] = 8
+    region_options: dict[str, Any] = field(default_factory=dict)
+    tick_overrides: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for every function
+    log_dir: Path | None = None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _claim_port(port: int, flag: str) -> int:
+    if not port:
+        return _free_port()
+    if not _port_free(port):
+        raise DevError(f"port {port} is already in use (another `vigil dev`?); choose another with {flag}")
+    return port
+
+
+def check_clouds_yaml(path: str, cloud: str) -> None:
+    """The file exists, is a clouds.yaml, and has the entry Vigil will act as."""
+    file = Path(path)
+    if not file.is_file():
+        raise DevError(f"clouds.yaml not found: {path}")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise DevError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    clouds = (data or {}).get("clouds") if isinstance(data, dict) else None
+    if not isinstance(clouds, dict):
+        raise DevError(f"{path} is not a clouds.yaml: it has no 'clouds:' mapping")
+    if cloud not in clouds:
+        raise DevError(f"{path} has no cloud named {cloud!r} (it has: {', '.join(clouds) or 'none'}); use --cloud")
+    try:
+        import openstack
+        from openstack import config as os_config
+
+        region = os_config.OpenStackConfig(config_files=[path], load_envvars=False).get_one(
+            cloud=cloud, api_timeout=10)
+        openstack.connection.Connection(config=region).authorize()
+    except Exception as exc:  # openstacksdk raises many kinds; all mean "not usable"
+        raise DevError(f"cloud {cloud!r} from {path} cannot authenticate: {str(exc).splitlines()[0]}") from exc
+
+
+def check_kubeconfig(path: str) -> None:
+    """The file exists, loads, and its cluster answers."""
+    if not Path(path).is_file():
+        raise DevError(f"kubeconfig not found: {path}")
+    try:
+        from kubernetes import client, config
+
+        api_client = config.new_client_from_config(config_file=path)
+        client.VersionApi(api_client).get_code(_request_timeout=10)
+    except Exception as exc:
+        raise DevError(f"kubeconfig {path} is not usable: {str(exc).splitlines()[0]}") from exc
+
+
+@dataclass
+class FunctionProcess:
+    spec: FunctionSpec
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log_tail(self, chars: int = 1500) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+class LocalVigil:
+    """Starts everything in order and stops it in reverse; a context manager."""
+
+    def __init__(self, options: DevOptions, manifests: Manifests | None = None) -> None:
+        self.options = options
+        self.manifests = manifests or load_manifests(MANIFESTS)
+        self.region = None
+        self.database = None
+        self.database_url: str | None = None
+        self.router: Router | None = None
+        self.scheduler: Scheduler | None = None
+        self.functions: dict[str, FunctionProcess] = {}
+        self.clouds_yaml: str | None = None
+        self.cloud: str = options.cloud
+        self.kubeconfig: str | None = None
+        self._temp: Path | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalVigil:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        return self.functions["api"].url
+
+    def start(self) -> None:
+        options = self.options
+        self._check_cloud()
+        api_port = _claim_port(options.api_port, "--api-port")
+        broker_port = _claim_port(options.broker_port, "--broker-port")
+        self._temp = Path(tempfile.mkdtemp(prefix="vigil-dev-"))
+        self._start_database()
+        ports = {spec.service: (api_port if spec.service == "api" else _free_port())
+                 for spec in function_specs(self.manifests)}
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        if self.clouds_yaml is None:
+            self._start_region(urls["api"])
+        try:
+            self.router = Router(self.manifests, urls, broker_port).start()
+        except OSError as exc:
+            raise DevError(f"the local broker cannot listen on port {broker_port}: {exc}") from exc
+        for spec in function_specs(self.manifests):
+            self._start_function(spec, ports[spec.service])
+        for fn in self.functions.values():
+            self._wait_ready(fn)
+        try:
+            ticks = build_ticks(self.manifests, self.router.network, options.tick_overrides)
+        except WiringError as exc:
+            raise DevError(f"schedule override: {exc}") from exc
+        self.scheduler = Scheduler(ticks).start()
+
+    def stop(self) -> None:
+        if self.scheduler:
+            self.scheduler.stop()
+            self.scheduler = None
+        for fn in self.functions.values():
+            if fn.process.poll() is None:
+                try:
+                    os.killpg(fn.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for fn in self.functions.values():
+            try:
+                fn.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(fn.process.pid, signal.SIGKILL)
+                fn.process.wait(5)
+        self.functions = {}
+        if self.router:
+            self.router.stop()
+            self.router = None
+        if self.region is not None:
+            self.region.stop()
+            self.region = None
+        if self.database is not None:
+            from shared.db import dispose_engines
+
+            dispose_engines()
+            self.database.stop()
+            self.database = None
+        if self._temp and not self.options.log_dir:
+            shutil.rmtree(self._temp, ignore_errors=True)
+        self._temp = None
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _check_cloud(self) -> None:
+        options = self.options
+        if options.clouds_yaml or options.kubeconfig:
+            if not (options.clouds_yaml and options.kubeconfig):
+                raise DevError("a real cloud needs both --clouds-yaml and --kubeconfig")
+            check_clouds_yaml(options.clouds_yaml, options.cloud)
+            check_kubeconfig(options.kubeconfig)
+            self.clouds_yaml = str(Path(options.clouds_yaml).resolve())
+            self.kubeconfig = str(Path(options.kubeconfig).resolve())
+
+    def _start_database(self) -> None:
+        from shared.migrate import upgrade
+        from vigil import localdb
+
+        url = self.options.database_url or os.environ.get("VIGIL_DATABASE_URL")
+        if not url:
+            durable = self.options.data_dir is not None
+            folder = self.options.data_dir or (self._temp / "pgdata")
+            try:
+                self.database = localdb.start(folder, durable=durable)
+            except localdb.LocalDatabaseError as exc:
+                raise DevError(f"embedded PostgreSQL in {folder}: {str(exc).splitlines()[0]}") from exc
+            url = self.database.url
+        try:
+            upgrade(url)
+        except Exception as exc:
+            message = str(exc).splitlines()[0]
+            if "Can't locate revision" in message:
+                raise DevError(
+                    f"the database at {url} was migrated by a newer Vigil ({message}); "
+                    "use a fresh --data-dir or upgrade Vigil"
+                ) from exc
+            raise DevError(f"cannot migrate the database at {url}: {message}") from exc
+        self.database_url = url
+
+    def _start_region(self, api_url: str) -> None:
+        from vigilsim import Region
+
+        options = dict(self.options.region_options)
+        options.setdefault("workdir", str(self._temp / "region"))
+        self.region = Region.start(hosts=self.options.hosts, instance_ha_url=f"{api_url}/v1", **options)
+        self.clouds_yaml = self.region.clouds_yaml
+        self.kubeconfig = self.region.kubeconfig
+        self.cloud = "vigil"  # the sim writes a "vigil" entry: its admin, as Vigil's service identity
+
+    def function_env(self, spec: FunctionSpec, port: int) -> dict[str, str]:
+        """What the Knative Service gives the container, with local addresses."""
+        env = dict(os.environ)
+        env.update(self.manifests.config_env())
+        env.update(spec.env)
+        env.update({
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "K_SERVICE": spec.service,
+            "VIGIL_DATABASE_URL": self.database_url or "",
+            "VIGIL_CLOUDS_YAML": self.clouds_yaml or "",
+            "VIGIL_CLOUD": self.cloud,
+            "VIGIL_KUBERNETES__KUBECONFIG": self.kubeconfig or "",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        })
+        if self.region is not None:
+            env.setdefault("VIGIL_FENCING__DRIVER", "redfish")
+            env.setdefault("VIGIL_FENCING__REDFISH_URL_TEMPLATE", self.region.redfish_url_template)
+        sink = self.manifests.sink_bound().get(spec.service)
+        if sink is not None:
+            env["K_SINK"] = self.router.network.resolve(sink)
+        else:
+            env.pop("K_SINK", None)
+        env.update(self.options.env)
+        return env
+
+    def _start_function(self, spec: FunctionSpec, port: int) -> None:
+        log_dir = self.options.log_dir or self._temp
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{spec.service}.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                image_command(), cwd=ROOT, env=self.function_env(spec, port),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.functions[spec.service] = FunctionProcess(spec, f"http://127.0.0.1:{port}", process, log_path)
+
+    def _wait_ready(self, fn: FunctionProcess) -> None:
+        """Poll the Service's readiness probe (HTTP path, else TCP) as Knative would."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        port = int(fn.url.rsplit(":", 1)[1])
+        while time.monotonic() < deadline:
+            if fn.process.poll() is not None:
+                raise DevError(
+                    f"function {fn.spec.service} exited at start (status {fn.process.returncode}); "
+                    f"its log {fn.log_path} ends with:\n{fn.log_tail()}"
+                )
+            try:
+                if fn.spec.readiness_path:
+                    if requests.get(fn.url + fn.spec.readiness_path, timeout=2).status_code == 200:
+                        return
+                else:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        return
+            except (requests.RequestException, OSError):
+                pass
+            time.sleep(0.2)
+        raise DevError(f"function {fn.spec.service} not ready after {READY_TIMEOUT:.0f}s; see {fn.log_path}")
+
+    # -- what the user sees -------------------------------------------------------------------
+
+    def describe(self) -> str:
+        lines = ["Vigil is running locally (wiring read from infra/knative/):"]
+        for name, fn in self.functions.items():
+            lines.append(f"  {name:<8} {fn.url}   log: {fn.log_path}")
+        lines.append(f"  broker   {self.router.broker_urls and next(iter(self.router.broker_urls.values()))}  (K_SINK)")
+        for tick in self.scheduler.ticks:
+            lines.append(f"  tick     {tick.name}: {tick.schedule.expression} → {tick.sink}")
+        lines.append(f"  database {self.database_url}")
+        if self.region is not None:
+            lines += [
+                f"Simulated region: Keystone {self.region.keystone_url}, Nova {self.region.nova_url}, "
+                f"Kubernetes {self.region.kubernetes_url}",
+                "Try it with the openstack CLI (python-masakariclient):",
+                f"  export OS_CLIENT_CONFIG_FILE={self.clouds_yaml} OS_CLOUD={self.region.cloud_name}",
+                "  openstack segment create segment-1 auto COMPUTE",
+                "  openstack segment host create compute-000 COMPUTE SSH segment-1",
+                "  openstack segment list",
+                f"Break a host: curl -X POST {self.region.control_url}/power_off "
+                "-H 'content-type: application/json' -d '{\"host\": \"compute-000\"}'",
+            ]
+        else:
+            lines.append(f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes from {self.kubeconfig}")
+            lines.append(f"Point the catalog's instance-ha endpoint (or --os-endpoint-override) at {self.api_url}/v1")
+        lines.append(f"Dead letters: VIGIL_DATABASE_URL={self.database_url} vigil dead-letters")
+        return "\n".join(lines)
+
+
+def fast_ticks(period: str, manifests: Manifests) -> tuple[dict[str, str], dict[str, str]]:
+    """``--tick 5s``: the monitor and sweep ticks every 5 s instead of every minute, and the
+    monitor told its interval is 5 s (it ignores ticks closer than half an interval).
+
+    Returns (schedule overrides by PingSource name, settings for the functions).
+    """
+    from vigil.wiring import go_duration_seconds
+
+    try:
+        seconds = go_duration_seconds(period)
+    except WiringError as exc:
+        raise DevError(f"--tick: {exc}") from exc
+    names = [s["metadata"]["name"] for s in manifests.of_kind("PingSource") if s["metadata"]["name"] != "purge-tick"]
+    overrides = {name: f"@every {period}" for name in names}
+    return overrides, {"VIGIL_HOST__MONITORING_INTERVAL": str(max(1, round(seconds)))}
+
+
+def _dev(args: argparse.Namespace) -> int:
+    manifests = load_manifests(MANIFESTS)
+    try:
+        overrides, env = fast_ticks(args.tick, manifests) if args.tick else ({}, {})
+    except DevError as exc:
+        print(f"vigil dev: {exc}", file=sys.stderr)
+        return 2
+    options = DevOptions(
+        clouds_yaml=args.clouds_yaml, cloud=args.cloud, kubeconfig=args.kubeconfig,
+        api_port=args.api_port, broker_port=args.broker_port, database_url=args.database_url,
+        data_dir=Path(args.data_dir) if args.data_dir else None, hosts=args.hosts,
+        region_options={"time_scale": args.time_scale, "servers_per_host": args.servers_per_host},
+        tick_overrides=overrides, env=env,
+        log_dir=Path(args.log_dir) if args.log_dir else None,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with LocalVigil(options, manifests) as local:
+            print(local.describe(), flush=True)
+            print("Ctrl-C stops everything.", flush=True)
+            try:
+                while not stop.wait(1):
+                    for name, fn in local.functions.items():
+                        if fn.process.poll() is not None:
+                            raise DevError(f"function {name} stopped (status {fn.process.returncode}); see {fn.log_path}")
+            except KeyboardInterrupt:
+                pass
+    except DevError as exc:
+        print(f"vigil dev: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from shared.deadletters import list_dead_letters
+    from vigil.database import resolve_url
+
+    since = dt.datetime.utcnow() - dt.timedelta(hours=args.hours) if args.hours else None
+    with resolve_url(args.database_url) as url:
+        os.environ["VIGIL_DATABASE_URL"] = url
+        from shared.settings import get_settings
+
+        get_settings.cache_clear()
+        letters = list_dead_letters(event_type=args.type, since=since, limit=args.limit)
+    if args.json:
+        import json
+
+        print(json.dumps([d.model_dump(mode="json") for d in letters], indent=2))
+        return 0
+    if not letters:
+        print("no dead letters")
+        return 0
+    table = Table(title=f"{len(letters)} dead letter(s), newest first")
+    for column in ("received (UTC)", "type", "subject", "code", "failed destination", "response"):
+        table.add_column(column, overflow="fold")
+    for d in letters:
+        table.add_row(d.received_at.isoformat(timespec="seconds"), d.event_type, d.subject or "",
+                      d.error_code or "-", d.error_dest or "", (d.error_data or "")[:120])
+    Console().print(table)
+    return 0
+
+
+def register(sub, db_sub) -> None:
+    dev = sub.add_parser(
+        "dev",
+        help="run all of Vigil locally (simulated region unless --clouds-yaml/--kubeconfig)",
+        description=__doc__.split("\n\n")[1],
+    )
+    dev.add_argument("--clouds-yaml", help="a real cloud: clouds.yaml holding Vigil's service identity")
+    dev.add_argument("--cloud", default="vigil", help="entry in --clouds-yaml (default: vigil)")
+    dev.add_argument("--kubeconfig", help="a real cloud: kubeconfig of the cluster running its computes")
+    dev.add_argument("--api-port", type=int, default=MASAKARI_PORT,
+                     help=f"port of the api function (default {MASAKARI_PORT}, Masakari's; 0 = any free)")
+    dev.add_argument("--broker-port", type=int, default=0, help="port of the local broker (default: any free)")
+    dev.add_argument("--database-url", help="default: VIGIL_DATABASE_URL, else an embedded PostgreSQL")
+    dev.add_argument("--data-dir", help="keep the embedded database here (default: a throwaway one)")
+    dev.add_argument("--hosts", type=int, default=8, help="simulated compute hosts (default 8)")
+    dev.add_argument("--servers-per-host", type=int, default=2, help="servers the simulated region boots per host")
+    dev.add_argument("--time-scale", type=float, default=1.0, help="simulated cloud seconds per real second")
+    dev.add_argument("--tick", help="run the monitor and sweep ticks at this period (e.g. 10s) instead of every minute")
+    dev.add_argument("--log-dir", help="keep the functions' logs here")
+    dev.set_defaults(func=_dev)
+
+    dead = sub.add_parser("dead-letters", help="list events the broker gave up delivering (newest first)")
+    dead.add_argument("--database-url", help="default: VIGIL_DATABASE_URL, else the embedded database")
+    dead.add_argument("--type", help="only this event type")
+    dead.add_argument("--hours", type=float, help="only those received in the last N hours")
+    dead.add_argument("--limit", type=int, default=100)
+    dead.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    dead.set_defaults(func=_dead_letters)
