@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN = 4
 TIMEOUT_MESSAGE = "Failed reason: timeout."
+# Kept in the vmove while Vigil holds the server's lock, so a resumed attempt knows to unlock it.
+LOCK_NOTE = "Locked by Vigil for evacuation"
 
 
 class EvacuationFailed(RuntimeError):
@@ -33,6 +35,10 @@ class EvacuationFailed(RuntimeError):
 
 class EvacuationTimeout(RuntimeError):
     pass
+
+
+def _rebuilding(server: dict[str, Any]) -> bool:
+    return str(task_state(server) or "").startswith("rebuild")
 
 
 def attempt_vmoves(notification_uuid: str, attempt: int) -> list[VMove]:
@@ -70,7 +76,7 @@ class ServerEvacuation:
         self.server_id = vmove.instance_uuid
         self.failed_host = failed_host
         self.target = target
-        self.locked_by_us = False
+        self.locked_by_us = vmove.message == LOCK_NOTE
 
     def _poll(self, seconds: float, done) -> dict[str, Any]:
         interval = self.ctx.settings.verify_interval
@@ -110,14 +116,15 @@ class ServerEvacuation:
 
     def _reconcile(self, server: dict[str, Any]) -> bool:
         """Resume of an ``ongoing`` vmove: settle it from what Nova says now. True when settled."""
-        if self._moved(server) and task_state(server) is None and vm_state(server) != "error":
-            self._succeeded(server)
+        before = vm_state(server)
+        original = self.original or before
+        if self._moved(server) and task_state(server) is None and before != "error":
+            self._restore(server, original, original != "active")
             return True
         if task_state(server) is not None:
-            before = vm_state(server)
-            done = self._done_for(self.original or before, before)
+            done = self._done_for(original, before)
             server = self._poll(self.ctx.settings.wait_period_after_evacuation, done)
-            self._succeeded(server)
+            self._restore(server, original, original != "active")
             return True
         return False
 
@@ -141,10 +148,16 @@ class ServerEvacuation:
     def _evacuate(self, server: dict[str, Any]) -> None:
         settings = self.ctx.settings
         if not server.get("locked"):
-            self.nova.action(self.server_id, {"lock": None})
+            set_vmove(self.vmove.id, message=LOCK_NOTE)
             self.locked_by_us = True
+            self.nova.action(self.server_id, {"lock": None})
         before, task = vm_state(server), task_state(server)
         original = self.original or before
+        if _rebuilding(server):  # an evacuation Nova already accepted: follow it, never repeat it
+            set_vmove(self.vmove.id, status="ongoing", start_time=utcnow())
+            server = self._poll(settings.wait_period_after_evacuation, self._done_for(original, before))
+            self._restore(server, original, original != "active")
+            return
         restore = original != "active"
         if before not in ("active", "error", "stopped"):
             self.nova.action(self.server_id, {"os-resetState": {"state": "error"}})
@@ -160,8 +173,18 @@ class ServerEvacuation:
             restore = False
         set_vmove(self.vmove.id, status="ongoing", start_time=utcnow())
         body = {"host": self.target} if self.target else {}
-        self.nova.action(self.server_id, {"evacuate": body})
+        try:
+            self.nova.action(self.server_id, {"evacuate": body})
+        except NovaError as exc:
+            # No answer (timeout, dropped connection): Nova may still have accepted it.
+            if exc.status is not None or not _rebuilding(self.nova.server(self.server_id)):
+                raise
         server = self._poll(settings.wait_period_after_evacuation, self._done_for(original, before))
+        self._restore(server, original, restore)
+
+    def _restore(self, server: dict[str, Any], original: str | None, restore: bool) -> None:
+        """Put a server that was stopped or in error back that way (§6.2 step 5)."""
+        settings = self.ctx.settings
         if restore:
             if vm_state(server) != "stopped":
                 try:

@@ -20,6 +20,9 @@ from shared.settings import get_settings
 
 MICROVERSION = "2.53"
 FORCE_DOWN_MICROVERSION = "2.11"
+# Extra tries for GET and PUT (idempotent) when Nova times out or answers 5xx; an evacuate or
+# other POST action is never repeated blindly.
+IDEMPOTENT_RETRIES = 2
 
 
 class NovaError(RuntimeError):
@@ -67,7 +70,27 @@ class Nova:
     def supports(self, version: str) -> bool:
         return sdk_utils.supports_microversion(self.compute, version)
 
-    def call(self, method: str, url: str, body: Any = None, params: dict | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        params: dict | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """One Nova request; reads and idempotent updates are retried on timeouts and 5xx."""
+        if idempotent is None:
+            idempotent = method in ("GET", "PUT")
+        tries = 1 + (IDEMPOTENT_RETRIES if idempotent else 0)
+        for attempt in range(tries):
+            try:
+                return self._call_once(method, url, body, params)
+            except NovaError as exc:
+                if attempt + 1 == tries or (exc.status is not None and exc.status < 500):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _call_once(self, method: str, url: str, body: Any, params: dict | None) -> Any:
         kwargs: dict[str, Any] = {"timeout": self.timeout}
         if self.microversion:
             kwargs["microversion"] = self.microversion
@@ -124,27 +147,33 @@ class Nova:
         kwargs: dict[str, Any] = {"limit": get_settings().nova_page_size}
         if self.microversion:
             kwargs["microversion"] = self.microversion
-        try:
-            return [
-                {
-                    "id": s.id,
-                    "name": s.name or "",
-                    "metadata": dict(s.metadata or {}),
-                    "vm_state": s.vm_state,
-                    "task_state": s.task_state,
-                }
-                for s in self.compute.servers(
-                    details=True, all_projects=True, compute_host=host, **kwargs
-                )
-            ]
-        except (ksa_exc.ClientException, requests.RequestException, sdk_exc.SDKException) as exc:
-            raise NovaError(f"Nova server listing for host '{host}' failed: {exc}") from exc
+        for attempt in range(1 + IDEMPOTENT_RETRIES):
+            try:
+                return [
+                    {
+                        "id": s.id,
+                        "name": s.name or "",
+                        "metadata": dict(s.metadata or {}),
+                        "vm_state": s.vm_state,
+                        "task_state": s.task_state,
+                    }
+                    for s in self.compute.servers(
+                        details=True, all_projects=True, compute_host=host, **kwargs
+                    )
+                ]
+            except (ksa_exc.ClientException, requests.RequestException, sdk_exc.SDKException) as exc:
+                status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+                if attempt == IDEMPOTENT_RETRIES or (status is not None and status < 500):
+                    raise NovaError(f"Nova server listing for host '{host}' failed: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def server(self, server_id: str) -> dict[str, Any]:
         return self.call("GET", f"/servers/{server_id}")["server"]
 
     def action(self, server_id: str, body: dict[str, Any]) -> Any:
-        return self.call("POST", f"/servers/{server_id}/action", body)
+        """A server action; lock, unlock and reset-state may be repeated safely, others not."""
+        idempotent = set(body) <= {"lock", "unlock", "os-resetState"}
+        return self.call("POST", f"/servers/{server_id}/action", body, idempotent=idempotent)
 
     # Aggregates -----------------------------------------------------------------------------
 

@@ -1,0 +1,154 @@
+"""Crashes, races and a flaky Nova: recovery resumes, shares nothing, never hangs (§15.5-15.8)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from tests.recover.scenario import (
+    SETTLED, attempts, deliver, host_down, host_row, make_segment, notification, ping_event,
+    trigger_event, vmoves, wait_settled,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_recover_process(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "functions-framework"), "--target", "recover",
+         "--source", str(ROOT / "functions" / "recover" / "main.py"), "--signature-type", "cloudevent",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return proc, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("functions-framework did not start")
+
+
+def test_sigkilled_recovery_resumes_after_a_sweep_tick_and_moves_no_server_twice(cloud, recover_fn, broker):
+    # 5 cloud seconds per evacuation at time scale 5: one real second each, 4 at a time.
+    region = cloud(time_scale=5, env={"VIGIL_HOST_FAILURE_RECOVERY_THREADS": "4"})
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(20)]
+    region.power_off("compute-000")
+    env = {**os.environ, "VIGIL_SINK": "http://127.0.0.1:9/"}
+    proc, url = start_recover_process(env)
+    try:
+        # Created with no working sink, delivered by hand to the subprocess only.
+        uuid = host_down("compute-000")
+        sender = threading.Thread(
+            target=lambda: _swallow(lambda: deliver(url, trigger_event(uuid), timeout=60)), daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 30
+        while not any(m.status == "succeeded" for m in vmoves(uuid)):
+            assert time.monotonic() < deadline, "no evacuation finished before the kill"
+            time.sleep(0.05)
+        assert any(m.status in ("ongoing", "pending") for m in vmoves(uuid))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert notification(uuid).status == "running"
+    time.sleep(3.5)  # the dead owner's lease (3 s) runs out
+    assert deliver(recover_fn.url, ping_event()).status_code == 200
+    row = wait_settled(uuid, timeout=60)
+    assert (row.status, row.message) == ("finished", None)
+    for server_id in servers:
+        server = region.server(server_id)
+        assert server["host"] != "compute-000" and server["vm_state"] == "active", server
+        assert region.evacuation_count(server_id) == 1, server
+        assert server["locked"] is False, server
+    assert len(vmoves(uuid)) == 20 and {m.status for m in vmoves(uuid)} == {"succeeded"}
+    assert len(attempts(uuid)) == 1  # a resume continues the same attempt
+
+
+def _swallow(call) -> None:
+    try:
+        call()
+    except requests.RequestException:
+        pass
+
+
+def test_two_failures_with_one_reserved_host_share_nothing(cloud):
+    region = cloud(hosts=4)
+    region.set_reserved("compute-003")
+    make_segment("reserved_host", ["compute-000", "compute-001", "compute-002"], reserved=["compute-003"])
+    a = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(3)]
+    b = [region.boot_server("compute-001", metadata={"HA_Enabled": "True"}) for _ in range(3)]
+    region.power_off("compute-000")
+    region.power_off("compute-001")
+    first, second = host_down("compute-000"), host_down("compute-001")
+    rows = {wait_settled(first).status, wait_settled(second).status}
+    assert rows == {"finished", "error"}
+    winner, loser = (first, second) if notification(first).status == "finished" else (second, first)
+    assert notification(loser).message == "No reserved_hosts available for evacuation."
+    moved = a if winner == first else b
+    stayed = b if winner == first else a
+    assert all(region.server(s)["host"] == "compute-003" for s in moved)
+    assert all(region.evacuation_count(s) == 0 for s in stayed)
+    assert host_row("compute-003").reserved is False
+
+
+def test_rh_priority_failure_without_a_reserved_host_falls_back_to_auto(cloud):
+    region = cloud(hosts=5)
+    region.set_reserved("compute-004")
+    make_segment("rh_priority", ["compute-000", "compute-001", "compute-002", "compute-003"],
+                 reserved=["compute-004"])
+    a = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(3)]
+    b = [region.boot_server("compute-001", metadata={"HA_Enabled": "True"}) for _ in range(3)]
+    region.power_off("compute-000")
+    region.power_off("compute-001")
+    first, second = host_down("compute-000"), host_down("compute-001")
+    assert wait_settled(first).status == "finished" and wait_settled(second).status == "finished"
+    targets = [{region.server(s)["host"] for s in group} for group in (a, b)]
+    assert {"compute-004"} in targets  # one got the reserved host
+    assert any(t <= {"compute-002", "compute-003"} for t in targets)  # the other fell back to auto
+    assert all(region.evacuation_count(s) == 1 for s in a + b)
+
+
+def test_flaky_nova_ends_every_notification_with_a_message_and_none_stuck(cloud):
+    region = cloud(hosts=8, env={"VIGIL_NOVA_REQUEST_TIMEOUT": "1", "VIGIL_WAIT_PERIOD_AFTER_EVACUATION": "5"})
+    make_segment("auto", [f"compute-00{i}" for i in range(8)])
+    failed_hosts = ["compute-000", "compute-001", "compute-002"]
+    for host in failed_hosts:
+        for i in range(5):
+            region.boot_server(host, metadata={"HA_Enabled": "True"} if i % 2 else {})
+    region.inject_faults("nova", error_rate=0.1, timeout_rate=0.1, latency=0.05)
+    uuids = []
+    for host in failed_hosts:
+        region.power_off(host)
+        uuids.append(host_down(host))
+    for uuid in uuids:
+        row = wait_settled(uuid, timeout=90)
+        assert row.status in ("finished", "error"), row.status
+        if row.status == "error":
+            assert row.message and ("Nova" in row.message or "timeout" in row.message), row.message
+        assert row.lease_owner is None
+    region.inject_faults("nova")
+    for uuid in uuids:
+        for move in vmoves(uuid):
+            assert move.status in ("succeeded", "failed")
+            if move.status == "failed":
+                assert move.message
+    assert all(notification(u).status in SETTLED for u in uuids)
