@@ -92,7 +92,7 @@ def bench_cycle(url: str, hosts: int, cycles: int) -> None:
     ) as region:
         configure(region, url, workdir)
         reset(url)
-        register(region.hosts() if callable(region.hosts) else region.hosts)
+        register(region.hosts)
         counter = StatementCounter(get_engine(url))
         settings = get_settings()
         for number in range(1, cycles + 1):
@@ -115,7 +115,7 @@ def bench_latency(url: str, hosts: int, time_scale: float) -> None:
     ) as region:
         configure(region, url, workdir)
         reset(url)
-        names = region.hosts() if callable(region.hosts) else region.hosts
+        names = region.hosts
         register(names)
         for _ in range(2):
             run_tick()

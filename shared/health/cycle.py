@@ -135,7 +135,7 @@ def _load(session: Session, settings: Settings, now: dt.datetime):
     }
     states = {
         row.host_name: HostState.from_row(row)
-        for row in session.execute(select(HostMonitorState))
+        for row in session.execute(select(HostMonitorState.__table__))
     }
     recent: dict[str, list[str]] = {}
     if hosts:
@@ -246,7 +246,7 @@ def run_round(settings: Settings) -> RoundResult:
         state = states.get(name)
         if state is None:
             state = states[name] = HostState(name, sample.host_uuid, dirty=True)
-        state.set(host_uuid=sample.host_uuid, updated_at=now)
+        state.set(host_uuid=sample.host_uuid)
         note = advance(state, [sample.verdict, *recent.get(name, [])], depth, now, flap)
         if note:
             log.warning("host %s: %s", name, note)
@@ -257,7 +257,7 @@ def run_round(settings: Settings) -> RoundResult:
         rows = [s.row() for s in samples.values()]
         for start in range(0, len(rows), INSERT_CHUNK):
             session.execute(insert(HealthSample).values(rows[start : start + INSERT_CHUNK]))
-        _upsert_states(session, [s for s in states.values() if s.dirty])
+        _upsert_states(session, [s for s in states.values() if s.dirty], now)
         if hold:
             _save_hold(session, {}, now)
     return result
@@ -305,8 +305,11 @@ def _drop(
     return result
 
 
-def _upsert_states(session: Session, dirty: list[HostState]) -> None:
+def _upsert_states(session: Session, dirty: list[HostState], now: dt.datetime) -> None:
+    """Write only the states that changed (``updated_at`` = when they last changed)."""
     columns = [c for c in HostState.COLUMNS if c != "host_name"]
+    for state in dirty:
+        state.updated_at = now
     for start in range(0, len(dirty), INSERT_CHUNK):
         stmt = insert(HostMonitorState).values([s.row() for s in dirty[start : start + INSERT_CHUNK]])
         session.execute(

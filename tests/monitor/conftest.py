@@ -129,6 +129,7 @@ def register(segments: dict[str, list[str]]) -> dict[str, str]:
             segment = Segment(uuid=str(uuid.uuid4()), name=name, service_type="COMPUTE",
                               recovery_method="auto", created_at=now)
             session.add(segment)
+            session.flush()
             for host in members:
                 session.add(Host(uuid=str(uuid.uuid4()), name=host, type="COMPUTE",
                                  control_attributes="SSH", failover_segment_id=segment.uuid,
@@ -139,7 +140,9 @@ def register(segments: dict[str, list[str]]) -> dict[str, str]:
 
 @pytest.fixture
 def monitor_rig(db, region_factory, monkeypatch, tmp_path):
-    """``monitor_rig(hosts=8, segments=None, env={...}, **region_kw)`` → a Rig.
+    """``monitor_rig(hosts=8, segments=None, env={...}, env_factory=None, **region_kw)`` → a Rig.
+
+    ``env_factory(region)`` returns settings that depend on the started region.
 
     Default: one segment holding every host; fencing through the region's Redfish service;
     1 s sampling interval; the sim at 100× so a cloud minute passes in 0.6 s.
@@ -147,7 +150,7 @@ def monitor_rig(db, region_factory, monkeypatch, tmp_path):
     started = []
 
     def start(hosts: int = 8, segments: dict[str, list[str]] | None = None,
-              env: dict[str, str] | None = None, **region_kw) -> Rig:
+              env: dict[str, str] | None = None, env_factory=None, **region_kw) -> Rig:
         region_kw.setdefault("time_scale", TIME_SCALE)
         region = region_factory(hosts=hosts, **region_kw)
         sink = EventReceiver()
@@ -162,13 +165,14 @@ def monitor_rig(db, region_factory, monkeypatch, tmp_path):
             "VIGIL_FENCING__RETRY_MAX": "0",
             "VIGIL_SAFETY__API_TIMEOUT": "2",
             **(env or {}),
+            **(env_factory(region) if env_factory else {}),
         }
         for key, value in settings.items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("K_SINK", raising=False)
         get_settings.cache_clear()
         reset_clients()
-        names = region.hosts() if callable(getattr(region, "hosts", None)) else region.hosts
+        names = region.hosts
         placed = register(segments or {"segment-1": list(names)})
         served = serve_function("monitor")
         started.append((served, sink))

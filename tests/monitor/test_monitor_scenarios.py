@@ -10,8 +10,7 @@ from tests.monitor.conftest import TIME_SCALE
 STOPPED_NORMAL = {"event": "STOPPED", "cluster_status": "OFFLINE", "host_status": "NORMAL"}
 STOPPED_UNKNOWN = {"event": "STOPPED", "cluster_status": "OFFLINE", "host_status": "UNKNOWN"}
 STARTED = {"event": "STARTED", "cluster_status": "ONLINE", "host_status": "NORMAL"}
-LEASE_DURATION = 40  # the sim's default, cloud seconds
-INTERVAL_CLOUD_SECONDS = 1 * TIME_SCALE
+LEASE_DURATION = 40  # cloud seconds, the sim's default
 
 
 def payloads(rig, host=None):
@@ -19,18 +18,30 @@ def payloads(rig, host=None):
 
 
 def test_fenced_host_powered_off_is_reported_stopped_normal_once_then_started(monitor_rig):
-    rig = monitor_rig()
+    # Lease grace = the Lease duration and Nova quicker than both, so the Lease decides.
+    rig = monitor_rig(
+        env={"VIGIL_KUBERNETES__LEASE_GRACE_SECONDS": str(LEASE_DURATION)},
+        service_down_time=20,
+        lease_duration=LEASE_DURATION,
+    )
     rig.run_ticks(2)
-    off_at = rig.region.now()
+    before = len(rig.samples("compute-003"))
     rig.region.power_off("compute-003")
     rig.ticks_until(lambda: rig.notifications())
-    detected = rig.region.now()
-    rig.run_ticks(3)
+    rig.run_ticks(2)
 
     assert payloads(rig) == [STOPPED_NORMAL]
     row = rig.notifications("compute-003")[0]
     assert row.type == "COMPUTE_HOST"
-    assert (detected - off_at).total_seconds() <= LEASE_DURATION + INTERVAL_CLOUD_SECONDS
+    # Reported by the first sample taken after the Lease ran out: within the Lease duration
+    # plus one sampling interval of the power-off.
+    after = rig.samples("compute-003")[before:]
+    deciding = next(s for s in after if s.verdict == "down")
+    assert deciding.sampled_at == row.generated_time
+    assert deciding.lease_age > LEASE_DURATION
+    earlier = after[: after.index(deciding)]
+    assert all(s.lease_age <= LEASE_DURATION for s in earlier)
+    assert deciding.fenced == "redfish:off"
     assert rig.state("compute-003").fencing_evidence == "redfish:off"
 
     rig.region.power_on("compute-003")
@@ -61,7 +72,7 @@ def test_host_flapping_every_sample_is_never_reported(monitor_rig):
         rig.region.sleep(90)
         rig.tick()
         rig.region.power_on("compute-002")
-        rig.region.sleep(30)
+        rig.region.sleep(60)
         rig.tick()
     verdicts = [s.verdict for s in rig.samples("compute-002")]
     assert "down" in verdicts and verdicts[-1] == "up"
@@ -122,3 +133,46 @@ def test_interval_shorter_than_the_tick_takes_several_samples_per_tick(monitor_r
     rig.region.sleep(2.2 * TIME_SCALE)
     rig.tick()
     assert len(rig.samples("compute-000")) == 3
+
+
+def test_a_host_past_the_per_cycle_cap_is_reported_in_the_next_cycle(monitor_rig):
+    names = [f"compute-{i:03d}" for i in range(8)]
+    rig = monitor_rig(
+        segments={"rack-a": names[:4], "rack-b": names[4:]},
+        env={"VIGIL_SAFETY__MAX_HOSTS_PER_CYCLE": "1"},
+    )
+    rig.run_ticks(2)
+    rig.region.power_off("compute-001")
+    rig.region.power_off("compute-005")
+    rig.region.sleep(100)
+    rig.tick()
+    assert len(rig.notifications()) == 1
+    held = rig.sink.of_type("monitor.gate.cap")[0]["data"]["hosts"]
+    assert len(held) == 1 and held[0] in ("compute-001", "compute-005")
+    assert rig.notifications(held[0]) == []
+    rig.ticks_until(lambda: len(rig.notifications()) == 2)
+    assert payloads(rig, held[0]) == [STOPPED_NORMAL]
+    assert payloads(rig) == [STOPPED_NORMAL, STOPPED_NORMAL]
+
+
+def test_flapping_host_gets_no_reports_until_it_holds_one_state(monitor_rig):
+    rig = monitor_rig(env={"VIGIL_SAFETY__FLAP_MAX_TRANSITIONS": "1"})
+    rig.run_ticks(2)
+    rig.region.power_off("compute-006")
+    rig.ticks_until(lambda: rig.notifications())
+    rig.region.power_on("compute-006")
+    rig.ticks_until(lambda: rig.sink.of_type("monitor.gate.flap"))
+    rig.run_ticks(2)
+    assert payloads(rig) == [STOPPED_NORMAL]
+    assert rig.sink.of_type("monitor.gate.flap")[0]["data"]["hosts"] == ["compute-006"]
+    assert rig.state("compute-006").pending_transition == "STARTED"
+
+
+def test_unknown_nodes_and_hosts_without_a_node_are_logged_and_skipped(monitor_rig, caplog):
+    caplog.set_level("INFO")
+    rig = monitor_rig(segments={"rack-a": ["compute-000", "compute-001", "ghost-1"]})
+    rig.tick()
+    assert {s.host_name for s in rig.all_samples()} == {"compute-000", "compute-001"}
+    text = caplog.text
+    assert "ghost-1" in text and "no Kubernetes Node" in text
+    assert "compute-007" in text and "not registered Vigil hosts" in text
