@@ -178,8 +178,9 @@ class Settings(BaseSettings):
     notifications_expired_interval: int = Field(86400, ge=1)
     recovery_lease_seconds: int = Field(60, ge=3)
     recovery_heartbeat_seconds: float = Field(10.0, gt=0)
-    # Seconds before the Knative request timeout at which an attempt hands off (§15.6).
-    recovery_time_budget: int = Field(540, ge=10)
+    # Seconds an invocation works before it hands off to a resume (§15.6); keep it below the
+    # Service timeoutSeconds (default 300 s) minus one evacuation timeout.
+    recovery_time_budget: int = Field(540, ge=1)
     nova_page_size: int = Field(500, ge=1)
     # Seconds one Nova HTTP call may take before recovery treats it as failed.
     nova_request_timeout: float = Field(30.0, gt=0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from tests.recover.scenario import (
-    SETTLED, attempts, deliver, host_down, host_row, make_segment, notification, ping_event,
+    SETTLED, attempts, deliver, details, host_down, host_row, make_segment, notification, ping_event,
     trigger_event, vmoves, wait_settled,
 )
 
@@ -152,3 +152,20 @@ def test_flaky_nova_ends_every_notification_with_a_message_and_none_stuck(cloud)
             if move.status == "failed":
                 assert move.message
     assert all(notification(u).status in SETTLED for u in uuids)
+
+
+def test_an_attempt_past_its_time_budget_hands_off_and_the_resume_finishes(cloud, broker):
+    region = cloud(time_scale=10, env={"VIGIL_RECOVERY_TIME_BUDGET": "1",
+                                       "VIGIL_HOST_FAILURE_RECOVERY_THREADS": "2"})
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(12)]
+    region.power_off("compute-000")
+    uuid = host_down("compute-000")
+    row = wait_settled(uuid, timeout=60)
+    assert (row.status, row.message) == ("finished", None)
+    resumes = [e for e in broker.received if e.get("subject") == uuid and e.data.get("reason") == "resume"]
+    assert resumes, "the attempt should have handed off at least once"
+    assert all(region.evacuation_count(s) == 1 for s in servers)
+    assert len(attempts(uuid)) == 1
+    assert [d["name"] for d in details(uuid)] == [
+        "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
