@@ -56,6 +56,7 @@ class DevOptions:
     broker_port: int = 0
     database_url: str | None = None
     data_dir: Path | None = None  # None with the sim: a throwaway database
+    use_env_database: bool = True  # False: never VIGIL_DATABASE_URL (the demo writes its own data)
     hosts: int | list[str] = 8
     region_options: dict[str, Any] = field(default_factory=dict)
     tick_overrides: dict[str, str] = field(default_factory=dict)
@@ -248,7 +249,9 @@ class LocalVigil:
         from shared.migrate import upgrade
         from vigil import localdb
 
-        url = self.options.database_url or os.environ.get("VIGIL_DATABASE_URL")
+        url = self.options.database_url
+        if url is None and self.options.use_env_database:
+            url = os.environ.get("VIGIL_DATABASE_URL")
         if not url:
             durable = self.options.data_dir is not None
             folder = self.options.data_dir or (self._temp / "pgdata")
@@ -384,7 +387,15 @@ def fast_ticks(period: str, manifests: Manifests) -> tuple[dict[str, str], dict[
     return overrides, {"VIGIL_HOST__MONITORING_INTERVAL": str(max(1, round(seconds)))}
 
 
+def quiet_warnings() -> None:
+    """platformdirs warns on machines without XDG_RUNTIME_DIR; not the user's concern here."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
 def _dev(args: argparse.Namespace) -> int:
+    quiet_warnings()
     manifests = load_manifests(MANIFESTS)
     try:
         overrides, env = fast_ticks(args.tick, manifests) if args.tick else ({}, {})

@@ -1,0 +1,16 @@
+"""`vigil demo` (the README's first command) recovers every HA_Enabled server and says so."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.cli import main
+
+
+@pytest.mark.slow
+def test_demo_recovers_every_ha_enabled_server_and_exits_0(capsys):
+    status = main(["demo", "--hosts", "3", "--servers", "3"])
+    out = capsys.readouterr().out
+    assert "3/3 HA_Enabled servers recovered" in out
+    assert "Every HA_Enabled server was recovered." in out
+    assert status == 0
