@@ -77,6 +77,8 @@ class HttpServer:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+            wbufsize = 1 << 16  # headers and body leave in one segment; flushed after each reply
             server_version = "vigilsim"
             sys_version = ""
 
@@ -102,6 +104,7 @@ class HttpServer:
                 except DropConnection:
                     self.close_connection = True
                     try:
+                        self.wfile.flush()
                         self.connection.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
@@ -119,8 +122,9 @@ class HttpServer:
                         for chunk in response.stream:
                             if chunk:
                                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                                self.wfile.flush()
+                            self.wfile.flush()
                         self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
                     except (BrokenPipeError, ConnectionResetError):
                         self.close_connection = True
                     finally:

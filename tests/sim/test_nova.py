@@ -6,6 +6,8 @@ import pytest
 import requests
 from openstack import exceptions as os_exc
 
+from tests.sim.conftest import connect
+
 SERVER_ID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -125,7 +127,9 @@ def test_malformed_action_body_is_400_never_500(region):
         assert "badRequest" in reply.json()
 
 
-def test_stop_start_lock_unlock_and_reset_state(region, conn):
+def test_stop_start_lock_unlock_and_reset_state(region_factory):
+    region = region_factory(hosts=1, time_scale=100, stop_latency=30, start_latency=30)
+    conn = connect(region)
     sid = region.boot_server("compute-000")
     conn.compute.stop_server(sid)
     assert conn.compute.get_server(sid).task_state == "powering-off"
@@ -160,7 +164,9 @@ def test_evacuate_is_refused_while_the_source_service_is_up(region, conn):
     assert region.evacuation_count(sid) == 0
 
 
-def test_evacuate_is_accepted_once_the_service_is_forced_down(region, conn):
+def test_evacuate_is_accepted_once_the_service_is_forced_down(region_factory):
+    region = region_factory(hosts=3, time_scale=100, evacuation_latency=30)
+    conn = connect(region)
     sid = region.boot_server("compute-000")
     region.power_off("compute-000")
     service = service_of(conn, "compute-000")
@@ -170,7 +176,7 @@ def test_evacuate_is_accepted_once_the_service_is_forced_down(region, conn):
     conn.compute.evacuate_server(sid)
     assert conn.compute.get_server(sid).task_state == "rebuilding"
     assert region.evacuation_count(sid) == 1
-    region.sleep(6)
+    region.sleep(31)
     moved = conn.compute.get_server(sid)
     assert moved.compute_host != "compute-000" and moved.task_state is None
 
@@ -208,7 +214,9 @@ def test_evacuate_honours_an_explicit_host_and_refuses_the_source_host(region, c
     assert region.server(sid)["host"] == "compute-005"
 
 
-def test_second_evacuate_while_rebuilding_is_409(region, conn):
+def test_second_evacuate_while_rebuilding_is_409(region_factory):
+    region = region_factory(hosts=3, time_scale=100, evacuation_latency=100)
+    conn = connect(region)
     sid = region.boot_server("compute-000")
     conn.compute.update_service_forced_down(service_of(conn, "compute-000"), "compute-000", "nova-compute", True)
     conn.compute.evacuate_server(sid)
