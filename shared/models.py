@@ -85,6 +85,7 @@ class Notification(SoftDeleteMixin, Base):
         Index("ix_notifications_status_updated_at", "status", "updated_at"),
         Index("ix_notifications_host_type_time", "source_host_uuid", "type", "generated_time"),
         Index("ix_notifications_generated_time", "generated_time"),
+        Index("ix_notifications_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

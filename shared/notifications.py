@@ -68,12 +68,13 @@ def _event_data(row: Notification, with_id: bool = True) -> dict[str, Any]:
 def _is_duplicate(session: Session, host: Host, notification_type: str, generated: dt.datetime,
                   payload: dict[str, Any]) -> bool:
     window = dt.timedelta(seconds=get_settings().duplicate_notification_detection_interval)
+    since = generated - window if generated - dt.datetime.min > window else dt.datetime.min
     found = session.scalar(
         select(Notification.id)
         .where(
             Notification.type == notification_type,
             Notification.source_host_uuid == host.uuid,
-            Notification.generated_time >= generated - window,
+            Notification.generated_time >= since,
             Notification.payload == cast(payload, JSONB),
             Notification.deleted == 0,
         )

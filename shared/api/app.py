@@ -86,6 +86,14 @@ def _dead_letter(request: Request) -> Response:
     return faults.json_reply(status, reply)
 
 
+def _refused_value(exc: DBAPIError) -> str | None:
+    """PostgreSQL's data exceptions (SQLSTATE class 22, e.g. a NUL character) are bad input."""
+    detail = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    if isinstance(detail, dict) and str(detail.get("C", "")).startswith("22"):
+        return str(detail.get("M", "value refused by the database"))
+    return None
+
+
 def _v1(request: Request, request_id: str) -> Response:
     version_headers: dict[str, str] = {}
     try:
@@ -120,6 +128,9 @@ def _v1(request: Request, request_id: str) -> Response:
     except errors.VigilError as exc:
         return faults.fault(exc, version_headers)
     except (OperationalError, DBAPIError) as exc:
+        refused = _refused_value(exc)
+        if refused:
+            return faults.fault(errors.InvalidInput(reason=refused), version_headers)
         if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
             log.error("database unavailable (%s): %s", request_id, exc)
             return faults.fault(errors.ServiceUnavailable(service="The database"), version_headers)

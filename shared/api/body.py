@@ -46,5 +46,5 @@ def parse_json(raw: bytes) -> Any:
         return None
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise errors.BadRequest("Malformed request body") from None

@@ -265,3 +265,11 @@ def test_notification_list_filters(api, host):
     r = api.get("/v1/notifications?sort_key=uuid")
     assert r.status_code == 400
     assert r.json()["badRequest"]["message"] == "InvalidSortKey('Sort key supplied is invalid: uuid')"
+
+
+def test_nul_in_payload_and_earliest_time_are_not_server_errors(api, host):
+    r = api.post("/v1/notifications", body(type_="VM", payload={
+        "instance_uuid": "0d5d8c8f3e3a4a8f9b0e7a1c2d3e4f50", "vir_domain_event": "x\u0000", "event": "E"}))
+    assert r.status_code == 400
+    r = api.post("/v1/notifications", body(generated_time="0001-01-01T00:00:00"))
+    assert r.status_code == 202

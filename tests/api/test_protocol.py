@@ -253,3 +253,14 @@ def test_dead_letter_route_stores_events_without_a_token(api):
     assert r.status_code == 201, r.text
     r = api.post("/dead-letters", {"not": "an event"})
     assert r.status_code == 400
+
+
+def test_values_the_database_refuses_are_400(api):
+    assert api.get("/v1/segments/%00").status_code == 400
+    assert api.get("/v1/notifications?status=%00").status_code == 400
+
+
+def test_deeply_nested_json_is_400(api):
+    data = "[" * 100000 + "]" * 100000
+    r = api.request("POST", "/v1/segments", data=data[:114000], headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
