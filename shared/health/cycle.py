@@ -7,6 +7,7 @@ live in PostgreSQL, so any instance can run the next tick.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -38,7 +40,6 @@ TICK_JOB = "monitor.tick"
 HOLD_JOB = "monitor.partition-hold"
 # A tick keeps sampling for at most this long, well inside Knative's default 300 s timeout.
 TICK_BUDGET_SECONDS = 240
-INSERT_CHUNK = 1000
 
 
 @dataclass
@@ -254,9 +255,7 @@ def run_round(settings: Settings) -> RoundResult:
     _report(settings, result, hosts, samples, states, recovered, now)
 
     with session_scope() as session:
-        rows = [s.row() for s in samples.values()]
-        for start in range(0, len(rows), INSERT_CHUNK):
-            session.execute(insert(HealthSample).values(rows[start : start + INSERT_CHUNK]))
+        _bulk_write(session, HealthSample.__table__, [s.row() for s in samples.values()])
         _upsert_states(session, [s for s in states.values() if s.dirty], now)
         if hold:
             _save_hold(session, {}, now)
@@ -307,17 +306,37 @@ def _drop(
 
 def _upsert_states(session: Session, dirty: list[HostState], now: dt.datetime) -> None:
     """Write only the states that changed (``updated_at`` = when they last changed)."""
-    columns = [c for c in HostState.COLUMNS if c != "host_name"]
     for state in dirty:
         state.updated_at = now
-    for start in range(0, len(dirty), INSERT_CHUNK):
-        stmt = insert(HostMonitorState).values([s.row() for s in dirty[start : start + INSERT_CHUNK]])
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[HostMonitorState.host_name],
-                set_={c: getattr(stmt.excluded, c) for c in columns},
-            )
-        )
+    _bulk_write(session, HostMonitorState.__table__, [s.row() for s in dirty], upsert_key="host_name")
+
+
+def _bulk_write(session: Session, table, rows: list[dict[str, Any]], upsert_key: str | None = None):
+    """All rows in one statement, passed as one JSON parameter and expanded by PostgreSQL.
+
+    A multi-row VALUES for thousands of hosts costs seconds to compile and bind client-side;
+    ``jsonb_to_recordset`` keeps it one small statement and one round trip.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    dialect = postgresql.dialect()
+    spec = ", ".join(f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
+    names = ", ".join(columns)
+    sql = (
+        f"INSERT INTO {table.name} ({names}) SELECT {names} "
+        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({spec})"
+    )
+    if upsert_key:
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != upsert_key)
+        sql += f" ON CONFLICT ({upsert_key}) DO UPDATE SET {updates}"
+    session.execute(text(sql), {"rows": json.dumps(rows, default=_json_default)})
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {value!r}")
 
 
 # ---- gates and reports -----------------------------------------------------------------------
