@@ -13,7 +13,6 @@ import argparse
 import datetime as dt
 import logging
 import os
-import statistics
 import sys
 import threading
 import time

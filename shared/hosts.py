@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from shared import errors, segments
 from shared.api import listing
-from shared.api.catalogue import announced, ended
+from shared.api.writes import announced, apply_changes, ended
 from shared.api.schemas import HealthSampleView, HostHealthView, HostView, SegmentView, dump
 from shared.db import session_scope, utcnow
 from shared.models import HealthSample, Host, HostMonitorState, Segment
@@ -136,13 +136,7 @@ def update_host(segment_id: str, host_id: str, fields: dict[str, Any]) -> dict[s
         if "name" in fields and fields["name"] != row.name:
             check_compute_service(fields["name"])
         with announced("host", "update", row.uuid, {**event_data(row, segment), **fields}):
-            for name, value in fields.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow().replace(microsecond=0)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise errors.HostExists(name=fields.get("name")) from None
+            apply_changes(session, row, fields, errors.HostExists(name=fields.get("name")))
     ended("host", "update", row.uuid, event_data(row, segment))
     return view(row, segment)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from shared import errors
 from shared.api import listing
-from shared.api.catalogue import announced, ended
+from shared.api.writes import announced, apply_changes, ended
 from shared.api.schemas import SegmentView, dump
 from shared.db import session_scope, utcnow
 from shared.models import Host, Notification, Segment
@@ -110,13 +110,7 @@ def update_segment(segment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         if in_use(session, row.uuid):
             raise errors.SegmentInUseUpdate(uuid=row.uuid)
         with announced("segment", "update", row.uuid, {**event_data(row), **fields}):
-            for name, value in fields.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow().replace(microsecond=0)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise errors.SegmentExists(name=fields.get("name")) from None
+            apply_changes(session, row, fields, errors.SegmentExists(name=fields.get("name")))
     ended("segment", "update", row.uuid, event_data(row))
     return view(row)
 

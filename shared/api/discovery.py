@@ -13,7 +13,7 @@ MEDIA_TYPES = [
 ]
 
 
-def _base(base_url: str) -> dict[str, Any]:
+def _base() -> dict[str, Any]:
     return {
         "id": "v1.0",
         "status": "CURRENT",
@@ -24,13 +24,13 @@ def _base(base_url: str) -> dict[str, Any]:
 
 
 def root(base_url: str) -> dict[str, Any]:
-    doc = _base(base_url)
+    doc = _base()
     doc["links"] = [{"rel": "self", "href": f"{base_url}/v1/"}]
     return {"versions": [doc]}
 
 
 def v1(base_url: str) -> dict[str, Any]:
-    doc = _base(base_url)
+    doc = _base()
     doc["links"] = [
         {"rel": "self", "href": f"{base_url}/v1/"},
         {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},

@@ -1,0 +1,44 @@
+"""API writes: catalogue events around them (events.md §3.2) and applying an update.
+
+``start`` is emitted before the write, ``error`` if it fails; the caller emits ``end`` once the
+transaction has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared import errors, events
+from shared.db import utcnow
+
+SOURCE = "api"
+
+
+@contextmanager
+def announced(resource: str, action: str, subject: str, data: dict[str, Any]) -> Iterator[None]:
+    events.emit(f"{resource}.{action}.start", SOURCE, subject, data)
+    try:
+        yield
+    except Exception as exc:
+        events.emit(f"{resource}.{action}.error", SOURCE, subject, data, fault=exc)
+        raise
+
+
+def ended(resource: str, action: str, subject: str, data: dict[str, Any]) -> None:
+    events.emit(f"{resource}.{action}.end", SOURCE, subject, data)
+
+
+def apply_changes(session: Session, row: Any, fields: dict[str, Any], conflict: errors.VigilError) -> None:
+    """Set ``fields`` and ``updated_at``; a unique-name violation becomes ``conflict`` (409)."""
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow().replace(microsecond=0)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise conflict from None
