@@ -17,6 +17,7 @@ class CloudClock:
         self.time_scale = float(time_scale)
         self._origin = start or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
         self._real0 = time.monotonic()
+        self._stamps: dict[int, str] = {}
 
     def seconds(self) -> float:
         """Cloud seconds elapsed since the region started (the model's time axis)."""
@@ -28,6 +29,16 @@ class CloudClock:
 
     def now(self) -> datetime:
         return self.at(self.seconds())
+
+    def stamp(self, cloud_seconds: float) -> str:
+        """``iso(at(s))`` to the second, memoised: thousands of Nodes share the same few instants."""
+        key = int(cloud_seconds)
+        text = self._stamps.get(key)
+        if text is None:
+            if len(self._stamps) > 100_000:
+                self._stamps.clear()
+            text = self._stamps[key] = iso(self.at(key))
+        return text
 
     def real_delay(self, cloud_seconds: float) -> float:
         """Real seconds until ``cloud_seconds`` more cloud time has passed."""

@@ -13,7 +13,7 @@ from vigilsim.model import CloudError
 
 OPERATIONS = (
     "power_off", "power_on", "stop_service", "start_service", "cut_network", "restore_network",
-    "set_api_down", "inject_faults", "taint_out_of_service", "boot_server", "add_host", "set_reserved",
+    "set_api_down", "inject_faults", "taint_out_of_service", "crash_server", "boot_server", "add_host", "set_reserved",
     "add_aggregate", "network_address", "server", "servers", "service", "node", "evacuation_count",
 )
 

@@ -184,7 +184,7 @@ class Kubernetes:
     # ---- objects -------------------------------------------------------------------------------
 
     def _ts(self, cloud_seconds: float) -> str:
-        return iso(self.model.clock.at(cloud_seconds))
+        return self.model.clock.stamp(cloud_seconds)
 
     def node_object(self, host: Host, list_item: bool = False) -> dict:
         model = self.model

@@ -635,6 +635,15 @@ class Model:
         server.power_state = power_state
         server.updated = self.now()
 
+    def crash_server(self, server_id: str) -> None:
+        """The guest died on its own (QEMU crash): Nova's lifecycle-event sync records it stopped."""
+        with self.lock:
+            server = self.get_server(server_id)
+            server.power_state = SHUTDOWN
+            if server.vm_state == "active" and server.task_state is None:
+                server.vm_state = "stopped"
+            server.updated = self.now()
+
     def lock_server(self, server_id: str, locked: bool, reason: str | None = None) -> None:
         with self.lock:
             server = self.get_server(server_id)

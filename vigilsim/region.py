@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -18,6 +19,7 @@ from vigilsim.model import NETWORKS, CloudError, Model
 from vigilsim.network import EAGER_LIMIT
 
 APIS = ("keystone", "nova", "kubernetes")
+LOG_LIMIT = 200_000  # request_log entries kept
 _PREFIXES = {"/identity": "keystone", "/compute": "nova", "/k8s": "kubernetes",
              "/redfish": "redfish", "/control": "control", "/consul": "consul"}
 
@@ -56,7 +58,8 @@ class Region:
 
     cloud_name = "vigil-sim"
 
-    def __init__(self, hosts, servers_per_host, config: Config, instance_ha_url, workdir, port, redfish):
+    def __init__(self, hosts, servers_per_host, config: Config, instance_ha_url, workdir, port, redfish,
+                 host_pattern="compute-{:03d}"):
         self.config = config
         self.clock = CloudClock(config.time_scale)
         self.model = Model(self.clock, config)
@@ -98,7 +101,7 @@ class Region:
                           "kubernetes": self.kubernetes.handle, "redfish": self.redfish.handle,
                           "control": self.control.handle, "consul": self.listeners.handle_consul}
 
-        names = [f"compute-{i:03d}" for i in range(hosts)] if isinstance(hosts, int) else list(hosts)
+        names = [host_pattern.format(i) for i in range(hosts)] if isinstance(hosts, int) else list(hosts)
         for name in names:
             self.model.add_host(name)
         for i in range(servers_per_host):
@@ -117,7 +120,9 @@ class Region:
     def start(cls, hosts=8, servers_per_host=0, time_scale=1.0, service_down_time=60, evacuation_latency=5,
               stop_latency=1, start_latency=1, node_monitor_grace=50, lease_renew_interval=10,
               lease_duration=40, rpc_response_timeout=60, host_capacity=200, max_microversion="2.96",
-              instance_ha_url=None, workdir=None, port=0, redfish=True, token_ttl=3600, seed=0) -> "Region":
+              instance_ha_url=None, workdir=None, port=0, redfish=True, token_ttl=3600, seed=0,
+              host_pattern="compute-{:03d}") -> "Region":
+        """Start serving; ``hosts`` is a count (named by ``host_pattern``) or a list of names."""
         config = Config(
             time_scale=time_scale, service_down_time=service_down_time, evacuation_latency=evacuation_latency,
             stop_latency=stop_latency, start_latency=start_latency, node_monitor_grace=node_monitor_grace,
@@ -125,7 +130,7 @@ class Region:
             rpc_response_timeout=rpc_response_timeout, host_capacity=host_capacity,
             max_microversion=max_microversion, token_ttl=token_ttl, seed=seed,
         )
-        region = cls(hosts, servers_per_host, config, instance_ha_url, workdir, port, redfish)
+        region = cls(hosts, servers_per_host, config, instance_ha_url, workdir, port, redfish, host_pattern)
         region.http.start()
         region._timer.start()
         return region
@@ -140,6 +145,8 @@ class Region:
         self.http.stop()
         self.listeners.close()
         self._timer.join(timeout=5)
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "Region":
         return self
@@ -210,7 +217,10 @@ class Region:
         return None
 
     def _log(self, api: str, req: Request, status: int) -> None:
-        self.request_log.append((api, req.method, req.path, status))
+        log = self.request_log
+        log.append((api, req.method, req.path, status))
+        if len(log) > LOG_LIMIT:  # long benchmarks: keep the newest half
+            del log[: LOG_LIMIT // 2]
 
     # ---- configuration files -------------------------------------------------------------------
 
@@ -335,6 +345,10 @@ class Region:
         if api not in self.faults:
             raise CloudError(400, f"unknown api {api!r} (one of {', '.join(APIS)})")
         return self.faults[api]
+
+    def crash_server(self, server_id: str) -> None:
+        """A VM's process dies while its host stays up (what an instance monitor notices)."""
+        self.model.crash_server(server_id)
 
     def taint_out_of_service(self, host: str) -> None:
         self.kubernetes.add_taint(host, {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown",

@@ -315,3 +315,20 @@ def test_service_update_validation_is_400(region):
 def test_member_may_not_list_services(region, member_conn):
     with pytest.raises(os_exc.ForbiddenException):
         list(member_conn.compute.services())
+
+
+def test_crashed_guest_is_recorded_stopped_while_its_host_stays_up(region, conn):
+    sid = region.boot_server("compute-006")
+    region.crash_server(sid)
+    shown = conn.compute.get_server(sid)
+    assert shown.status == "SHUTOFF" and shown.power_state == 4
+    assert service_of(conn, "compute-006").state == "up"
+
+
+def test_hypervisors_report_state_and_pattern_search(region, conn):
+    region.power_off("compute-001")
+    conn.compute.update_service_forced_down(service_of(conn, "compute-001"), "compute-001", "nova-compute", True)
+    states = {h.name: h.state for h in conn.compute.hypervisors(details=True)}
+    assert states["compute-001"] == "down" and states["compute-002"] == "up"
+    reply = nova(region, "GET", "/os-hypervisors?hypervisor_hostname_pattern=nothing-like-this", version="2.53")
+    assert reply.status_code == 404 and "itemNotFound" in reply.json()
