@@ -205,8 +205,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with console.status("starting PostgreSQL, the simulated region, the four functions, broker and ticks…"):
             local.start()
+        logs = f"logs in {log_dir}" if log_dir else "--log-dir DIR keeps the functions' logs"
         console.print(f"Vigil API at {local.api_url}; monitor tick every {args.tick}; simulated region runs "
-                      f"{args.time_scale:g}× real time. Logs: {local.functions['api'].log_path.parent}")
+                      f"{args.time_scale:g}× real time; {logs}")
         timeline.add("Vigil started")
         conn = _connect(local.clouds_yaml, local.region.cloud_name)
 

@@ -9,7 +9,7 @@ from vigil.cli import main
 
 @pytest.mark.slow
 def test_demo_recovers_every_ha_enabled_server_and_exits_0(capsys):
-    status = main(["demo", "--hosts", "3", "--servers", "3"])
+    status = main(["demo", "--hosts", "3", "--servers", "3", "--tick", "1s", "--time-scale", "20"])
     out = capsys.readouterr().out
     assert "3/3 HA_Enabled servers recovered" in out
     assert "Every HA_Enabled server was recovered." in out

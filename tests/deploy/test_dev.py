@@ -12,26 +12,39 @@ import requests
 from vigil.cli import main
 from vigil.dev import DevOptions, LocalVigil, fast_ticks
 from vigil.wiring import load_manifests
+from vigilsim import Region
 
 TRIGGER_TYPE = "org.openstack.vigil.internal.recovery.requested"
 
 
-@pytest.fixture
-def local_vigil(tmp_path, monkeypatch):
-    monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)  # its own embedded database
+@pytest.fixture(scope="module")
+def cloud():
+    """A region standing in for a real cloud: `vigil dev` only gets its clouds.yaml and kubeconfig.
+    (`vigil demo`'s test covers the default, where `vigil dev` starts the region itself.)"""
+    with Region.start(hosts=2, time_scale=50) as region:
+        yield region
+
+
+@pytest.fixture(scope="module")
+def local_vigil(cloud, tmp_path_factory):
+    saved = os.environ.pop("VIGIL_DATABASE_URL", None)  # its own embedded database
     overrides, env = fast_ticks("2s", load_manifests())
-    options = DevOptions(hosts=2, region_options={"time_scale": 50}, tick_overrides=overrides, env=env,
-                         log_dir=tmp_path / "logs")
-    with LocalVigil(options) as local:
-        yield local
+    options = DevOptions(clouds_yaml=cloud.clouds_yaml, kubeconfig=cloud.kubeconfig, tick_overrides=overrides,
+                         env=env, log_dir=tmp_path_factory.mktemp("dev-logs"))
+    try:
+        with LocalVigil(options) as local:
+            yield local
+    finally:
+        if saved is not None:
+            os.environ["VIGIL_DATABASE_URL"] = saved
 
 
-def test_vigil_dev_serves_healthcheck_and_routes_a_notification_to_recover(local_vigil):
+def test_vigil_dev_serves_healthcheck_and_routes_a_notification_to_recover(local_vigil, cloud):
     api = local_vigil.api_url
     reply = requests.get(f"{api}/healthcheck", timeout=10)
     assert (reply.status_code, reply.text.strip()) == (200, "OK")
 
-    headers = {"X-Auth-Token": local_vigil.region.issue_token(admin=True)}
+    headers = {"X-Auth-Token": cloud.issue_token(admin=True)}
     segment = requests.post(f"{api}/v1/segments", headers=headers, timeout=10, json={
         "segment": {"name": "seg-dev", "service_type": "COMPUTE", "recovery_method": "auto"}})
     assert segment.status_code == 201, segment.text
@@ -114,3 +127,12 @@ def test_embedded_database_still_held_by_a_running_server_is_one_clear_error(cap
     status, err = _run_dev(capsys, "--api-port", "0", "--data-dir", str(data))
     assert status == 2
     assert err.startswith(f"vigil dev: embedded PostgreSQL in {data}: a PostgreSQL (pid {os.getpid()}) is already running")
+
+
+def test_vigil_dev_against_a_given_cloud_uses_its_clouds_yaml_and_kubeconfig(local_vigil, cloud):
+    assert local_vigil.region is None
+    env = local_vigil.function_env(local_vigil.functions["monitor"].spec, 0)
+    assert (env["VIGIL_CLOUDS_YAML"], env["VIGIL_KUBERNETES__KUBECONFIG"], env["VIGIL_CLOUD"]) == (
+        cloud.clouds_yaml, cloud.kubeconfig, "vigil")
+    assert env["K_SINK"] == local_vigil.router.broker_urls["vigil"]
+    assert "K_SINK" not in local_vigil.function_env(local_vigil.functions["purge"].spec, 0)
