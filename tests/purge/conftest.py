@@ -48,43 +48,34 @@ class Seeder:
         with self.engine.begin() as conn:
             conn.execute(insert(model).values(**values))
 
+    @staticmethod
+    def _create(conn, model, deleted_days: float | None, **values) -> None:
+        """Insert one row; soft-delete it ``deleted_days`` ago the way Masakari does (deleted = id)."""
+        row_id = conn.execute(insert(model).values(**values).returning(model.id)).scalar_one()
+        if deleted_days is not None:
+            conn.execute(
+                model.__table__.update()
+                .where(model.id == row_id)
+                .values(deleted=row_id, deleted_at=days_ago(deleted_days))
+            )
+
     def segment(self, name: str, deleted_days: float | None = None) -> str:
         seg_uuid = str(uuid.uuid4())
         with self.engine.begin() as conn:
-            seg_id = conn.execute(
-                insert(Segment)
-                .values(
-                    uuid=seg_uuid, name=name, service_type="COMPUTE", recovery_method="auto",
-                    created_at=days_ago(400),
-                )
-                .returning(Segment.id)
-            ).scalar_one()
-            if deleted_days is not None:
-                conn.execute(
-                    Segment.__table__.update()
-                    .where(Segment.id == seg_id)
-                    .values(deleted=seg_id, deleted_at=days_ago(deleted_days))
-                )
+            self._create(
+                conn, Segment, deleted_days, uuid=seg_uuid, name=name, service_type="COMPUTE",
+                recovery_method="auto", created_at=days_ago(400),
+            )
         return seg_uuid
 
     def host(self, name: str, segment_uuid: str, deleted_days: float | None = None, monitored: bool = True) -> str:
         host_uuid = str(uuid.uuid4())
         with self.engine.begin() as conn:
-            host_id = conn.execute(
-                insert(Host)
-                .values(
-                    uuid=host_uuid, name=name, type="COMPUTE", control_attributes="SSH",
-                    failover_segment_id=segment_uuid, created_at=days_ago(400),
-                    updated_at=days_ago(300),
-                )
-                .returning(Host.id)
-            ).scalar_one()
-            if deleted_days is not None:
-                conn.execute(
-                    Host.__table__.update()
-                    .where(Host.id == host_id)
-                    .values(deleted=host_id, deleted_at=days_ago(deleted_days))
-                )
+            self._create(
+                conn, Host, deleted_days, uuid=host_uuid, name=name, type="COMPUTE",
+                control_attributes="SSH", failover_segment_id=segment_uuid,
+                created_at=days_ago(400), updated_at=days_ago(300),
+            )
             if monitored:
                 conn.execute(
                     pg_insert(HostMonitorState)
@@ -147,21 +138,11 @@ class Seeder:
     def vmove(self, notification_uuid: str, deleted_days: float | None) -> str:
         vm_uuid = str(uuid.uuid4())
         with self.engine.begin() as conn:
-            vm_id = conn.execute(
-                insert(VMove)
-                .values(
-                    uuid=vm_uuid, notification_uuid=notification_uuid,
-                    instance_uuid=str(uuid.uuid4()), instance_name="vm-x", type="evacuation",
-                    status="succeeded", created_at=days_ago(400),
-                )
-                .returning(VMove.id)
-            ).scalar_one()
-            if deleted_days is not None:
-                conn.execute(
-                    VMove.__table__.update()
-                    .where(VMove.id == vm_id)
-                    .values(deleted=vm_id, deleted_at=days_ago(deleted_days))
-                )
+            self._create(
+                conn, VMove, deleted_days, uuid=vm_uuid, notification_uuid=notification_uuid,
+                instance_uuid=str(uuid.uuid4()), instance_name="vm-x", type="evacuation",
+                status="succeeded", created_at=days_ago(400),
+            )
         return vm_uuid
 
     def health_sample(self, host_name: str, age: dt.timedelta) -> None:
@@ -180,24 +161,6 @@ class Seeder:
         column = column if column is not None else model.uuid
         with self.engine.connect() as conn:
             return set(conn.execute(select(column)).scalars())
-
-    def snapshot(self) -> dict[str, set]:
-        """Every remaining row, identified by something stable, per table."""
-        with self.engine.connect() as conn:
-            return {
-                "notifications": set(conn.execute(select(Notification.notification_uuid)).scalars()),
-                "vmoves": set(conn.execute(select(VMove.uuid)).scalars()),
-                "recovery_progress": set(
-                    conn.execute(select(RecoveryProgress.notification_uuid, RecoveryProgress.step_name)).all()
-                ),
-                "recovery_attempts": set(
-                    conn.execute(select(RecoveryAttempt.notification_uuid, RecoveryAttempt.number)).all()
-                ),
-                "hosts": set(conn.execute(select(Host.uuid)).scalars()),
-                "host_monitor_states": set(conn.execute(select(HostMonitorState.host_name)).scalars()),
-                "failover_segments": set(conn.execute(select(Segment.uuid)).scalars()),
-                "health_samples": set(conn.execute(select(HealthSample.sampled_at)).scalars()),
-            }
 
 
 @pytest.fixture
