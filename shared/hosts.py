@@ -12,12 +12,11 @@ from typing import Any
 
 from oslo_utils import uuidutils
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared import errors, segments
 from shared.api import listing
-from shared.api.writes import announced, apply_changes, ended
+from shared.api.writes import announced, apply_changes, ended, insert
 from shared.api.schemas import HealthSampleView, HostHealthView, HostView, SegmentView, dump
 from shared.db import session_scope, utcnow
 from shared.models import HealthSample, Host, HostMonitorState, Segment
@@ -117,14 +116,7 @@ def create_host(segment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         created_at=utcnow().replace(microsecond=0),
         deleted=0,
     )
-    with announced("host", "create", row.uuid, event_data(row, segment)):
-        try:
-            with session_scope() as session:
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            raise errors.HostExists(name=row.name) from None
-    ended("host", "create", row.uuid, event_data(row, segment))
+    insert("host", row, lambda: event_data(row, segment), errors.HostExists(name=row.name))
     return view(row, segment)
 
 

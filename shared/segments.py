@@ -6,12 +6,11 @@ import uuid
 from typing import Any
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared import errors
 from shared.api import listing
-from shared.api.writes import announced, apply_changes, ended
+from shared.api.writes import announced, apply_changes, ended, insert
 from shared.api.schemas import SegmentView, dump
 from shared.db import session_scope, utcnow
 from shared.models import Host, Notification, Segment
@@ -93,14 +92,7 @@ def create_segment(fields: dict[str, Any]) -> dict[str, Any]:
         created_at=utcnow().replace(microsecond=0),
         deleted=0,
     )
-    with announced("segment", "create", row.uuid, event_data(row)):
-        try:
-            with session_scope() as session:
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            raise errors.SegmentExists(name=row.name) from None
-    ended("segment", "create", row.uuid, event_data(row))
+    insert("segment", row, lambda: event_data(row), errors.SegmentExists(name=row.name))
     return view(row)
 
 

@@ -2,7 +2,9 @@
 
 import functions_framework
 
-from shared.api.app import handle
+from shared.api.app import handle, startup
+
+startup()
 
 
 @functions_framework.http

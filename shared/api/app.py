@@ -43,6 +43,11 @@ def _base_url(request: Request) -> str:
     return request.host_url.rstrip("/") + request.script_root
 
 
+def startup() -> None:
+    """Once per process: say loudly when tokens are not validated."""
+    auth.warn_if_noauth()
+
+
 def handle(request: Request) -> Response:
     """Entry point of the ``api`` HTTP function."""
     auth.warn_if_noauth()

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared import errors, events
-from shared.db import utcnow
+from shared.db import session_scope, utcnow
 
 SOURCE = "api"
 
@@ -42,3 +42,16 @@ def apply_changes(session: Session, row: Any, fields: dict[str, Any], conflict: 
         session.flush()
     except IntegrityError:
         raise conflict from None
+
+
+def insert(resource: str, row: Any, event_data: Callable[[], dict[str, Any]],
+           conflict: errors.VigilError) -> None:
+    """Insert ``row`` in its own transaction between ``<resource>.create.start`` and ``.end``."""
+    with announced(resource, "create", row.uuid, event_data()):
+        try:
+            with session_scope() as session:
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            raise conflict from None
+    ended(resource, "create", row.uuid, event_data())
