@@ -126,6 +126,28 @@ def check_kubeconfig(path: str) -> None:
         raise DevError(f"kubeconfig {path} is not usable: {str(exc).splitlines()[0]}") from exc
 
 
+def shipped_postgres_major() -> str | None:
+    """The major version of the embedded PostgreSQL binaries (e.g. "18")."""
+    from vigil import localdb
+
+    reply = subprocess.run([str(localdb._bin_dir() / "postgres"), "--version"], capture_output=True, text=True)
+    return reply.stdout.split()[-1].split(".")[0] if reply.returncode == 0 and reply.stdout else None
+
+
+def check_data_dir(folder: Path) -> None:
+    """A data folder made by another PostgreSQL major version cannot be started: say so."""
+    version_file = Path(folder) / "PG_VERSION"
+    if not version_file.is_file():
+        return
+    found = version_file.read_text().strip()
+    shipped = shipped_postgres_major()
+    if shipped and found != shipped:
+        raise DevError(
+            f"the embedded database in {folder} was made by PostgreSQL {found}, this Vigil ships {shipped}; "
+            "move that folder away or choose another --data-dir"
+        )
+
+
 @dataclass
 class FunctionProcess:
     spec: FunctionSpec
@@ -255,10 +277,13 @@ class LocalVigil:
         if not url:
             durable = self.options.data_dir is not None
             folder = self.options.data_dir or (self._temp / "pgdata")
+            check_data_dir(folder)
             try:
                 self.database = localdb.start(folder, durable=durable)
             except localdb.LocalDatabaseError as exc:
-                raise DevError(f"embedded PostgreSQL in {folder}: {str(exc).splitlines()[0]}") from exc
+                lines = [line for line in str(exc).splitlines() if line.strip()]
+                detail = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1].strip()}"
+                raise DevError(f"embedded PostgreSQL in {folder}: {detail}") from exc
             url = self.database.url
         try:
             upgrade(url)
@@ -416,16 +441,15 @@ def _dev(args: argparse.Namespace) -> int:
         with LocalVigil(options, manifests) as local:
             print(local.describe(), flush=True)
             print("Ctrl-C stops everything.", flush=True)
-            try:
-                while not stop.wait(1):
-                    for name, fn in local.functions.items():
-                        if fn.process.poll() is not None:
-                            raise DevError(f"function {name} stopped (status {fn.process.returncode}); see {fn.log_path}")
-            except KeyboardInterrupt:
-                pass
+            while not stop.wait(1):
+                for name, fn in local.functions.items():
+                    if fn.process.poll() is not None:
+                        raise DevError(f"function {name} stopped (status {fn.process.returncode}); see {fn.log_path}")
     except DevError as exc:
         print(f"vigil dev: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130 if not stop.is_set() else 0
     return 0
 
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from vigil.cli import main
-from vigil.dev import DevOptions, LocalVigil, fast_ticks
+from vigil.dev import DevOptions, LocalVigil, fast_ticks, shipped_postgres_major
 from vigil.wiring import load_manifests
 from vigilsim import Region
 
@@ -122,7 +122,7 @@ def test_embedded_database_still_held_by_a_running_server_is_one_clear_error(cap
     monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)
     data = tmp_path / "pgdata"
     data.mkdir()
-    (data / "PG_VERSION").write_text("16\n")
+    (data / "PG_VERSION").write_text(f"{shipped_postgres_major()}\n")
     (data / "postmaster.pid").write_text(f"{os.getpid()}\n")
     status, err = _run_dev(capsys, "--api-port", "0", "--data-dir", str(data))
     assert status == 2
@@ -136,3 +136,14 @@ def test_vigil_dev_against_a_given_cloud_uses_its_clouds_yaml_and_kubeconfig(loc
         cloud.clouds_yaml, cloud.kubeconfig, "vigil")
     assert env["K_SINK"] == local_vigil.router.broker_urls["vigil"]
     assert "K_SINK" not in local_vigil.function_env(local_vigil.functions["purge"].spec, 0)
+
+
+def test_embedded_database_from_another_postgresql_version_is_one_clear_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)
+    data = tmp_path / "pgdata"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("9.6\n")
+    status, err = _run_dev(capsys, "--api-port", "0", "--data-dir", str(data))
+    assert status == 2
+    assert err == (f"vigil dev: the embedded database in {data} was made by PostgreSQL 9.6, this Vigil ships "
+                   f"{shipped_postgres_major()}; move that folder away or choose another --data-dir")
