@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 from sqlalchemy import update
 
@@ -56,6 +57,9 @@ def test_process_events_bracket_the_attempt(cloud, broker):
     region.power_off(FAILED)
     uuid = host_down(FAILED)
     assert wait_settled(uuid).status == "finished"
+    deadline = time.monotonic() + 10  # the end event follows the final write
+    while "notification.process.end" not in broker.types(uuid) and time.monotonic() < deadline:
+        time.sleep(0.02)
     kinds = broker.types(uuid)
     assert kinds.count("notification.process.start") == 1
     assert kinds.index("notification.process.start") < kinds.index("notification.process.end")
@@ -127,7 +131,6 @@ def test_sweep_retries_error_once_then_failed(cloud, broker, recover_fn):
 
 
 def wait_settled_as(uuid: str, status: str, timeout: float = 30):
-    import time
     deadline = time.monotonic() + timeout
     while notification(uuid).status != status:
         assert time.monotonic() < deadline, notification(uuid).status
