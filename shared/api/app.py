@@ -102,7 +102,7 @@ def _refused_value(exc: DBAPIError) -> str | None:
 def _v1(request: Request, request_id: str) -> Response:
     version_headers: dict[str, str] = {}
     try:
-        raw = body.read_limited(request) if request.method in ("POST", "PUT", "PATCH") else b""
+        raw = body.read_limited(request)
         context = auth.authenticate(request.headers)
         context.request_id = request_id
         adapter = url_map.bind("localhost", path_info=request.path, url_scheme="http")

@@ -79,8 +79,10 @@ _RESOURCE_RULES = [
 
 
 def _rules() -> list[Rule]:
+    # The version document also answers under a project id, for catalogs that list
+    # `<base>/v1/$(tenant_id)s` (keystoneauth fetches the endpoint itself first).
     rules = [Rule("/v1", methods=["GET"], endpoint="versions"),
-             Rule("/v1/", methods=["GET"], endpoint="versions")]
+             Rule("/v1/<project:project_id>", methods=["GET"], endpoint="versions")]
     for path, method, endpoint in _RESOURCE_RULES:
         rules.append(Rule(f"/v1{path}", methods=[method], endpoint=endpoint))
         rules.append(Rule(f"/v1/<project:project_id>{path}", methods=[method], endpoint=endpoint))

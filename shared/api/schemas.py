@@ -157,6 +157,8 @@ def parse_datetime(value: str) -> dt.datetime:
 
 
 def _date_time(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):  # in-process callers (the monitor) may pass a datetime
+        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
     _check_type(value, "string")
     try:
         return parse_datetime(value)

@@ -264,3 +264,8 @@ def test_deeply_nested_json_is_400(api):
     data = "[" * 100000 + "]" * 100000
     r = api.request("POST", "/v1/segments", data=data[:114000], headers={"Content-Type": "application/json"})
     assert r.status_code == 400
+
+
+def test_version_document_under_project_id(api):
+    assert api.get(f"/v1/{'0' * 32}").json()["version"]["version"] == "1.4"
+    assert api.get("/v1/abcdef", headers={"X-Project-Id": "123456"}).status_code == 400
