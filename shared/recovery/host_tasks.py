@@ -75,31 +75,61 @@ class DisableComputeServiceTask(Task):
         self.report(f"Disabled compute service on host: '{host_name}'", 1.0)
 
     def _fencing_evidence(self, host_name: str) -> str:
-        """Why forcing down is safe. Redfish fencing, when configured, must confirm power off."""
+        """Why forcing down is safe. With Redfish configured, Vigil makes sure power is off."""
         fencing = self.ctx.settings.fencing
         if fencing.driver != "redfish" or not fencing.redfish_url_template:
             return (
                 f"Host '{host_name}' reported fenced by the notification's sender "
                 "(host_status NORMAL)"
             )
-        url = fencing.redfish_url_template.format(host=host_name)
-        auth = (
+        redfish = Redfish(fencing, host_name)
+        if redfish.power_state() == "off":
+            return f"Host '{host_name}' is powered off (Redfish PowerState Off)"
+        redfish.force_off()
+        self.report(f"Host '{host_name}' was still powered on: sent Redfish ForceOff", 0.1)
+        for _ in range(fencing.retry_max + 1):
+            self.ctx.sleep(fencing.retry_interval)
+            if redfish.power_state() == "off":
+                return f"Host '{host_name}' fenced by Vigil (Redfish ForceOff, PowerState Off)"
+        raise FenceFailed(
+            f"Host '{host_name}' still powered on after Redfish ForceOff; refusing to force its "
+            "compute service down"
+        )
+
+
+class Redfish:
+    """Power state and ForceOff of one host's BMC (DMTF ComputerSystem)."""
+
+    def __init__(self, fencing: Any, host_name: str):
+        self.url = fencing.redfish_url_template.format(host=host_name)
+        self.host_name = host_name
+        self.timeout = fencing.timeout
+        self.auth = (
             (fencing.redfish_username, fencing.redfish_password or "")
             if fencing.redfish_username
             else None
         )
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            response = requests.get(url, auth=auth, timeout=fencing.timeout)
+            response = requests.request(method, url, auth=self.auth, timeout=self.timeout, **kwargs)
             response.raise_for_status()
-            power = response.json().get("PowerState")
-        except (requests.RequestException, ValueError) as exc:
-            raise FenceFailed(f"Fencing check of host '{host_name}' at {url} failed: {exc}") from exc
-        if str(power).lower() != "off":
+            return response
+        except requests.RequestException as exc:
             raise FenceFailed(
-                f"Host '{host_name}' is not fenced: Redfish reports PowerState {power!r}; "
-                "refusing to force its compute service down"
-            )
-        return f"Host '{host_name}' is powered off (Redfish PowerState Off)"
+                f"Fencing of host '{self.host_name}' failed: Redfish {method} {url}: {exc}"
+            ) from exc
+
+    def power_state(self) -> str:
+        try:
+            return str(self._request("GET", self.url).json().get("PowerState")).lower()
+        except ValueError as exc:
+            raise FenceFailed(f"Redfish at {self.url} answered no JSON: {exc}") from exc
+
+    def force_off(self) -> None:
+        self._request(
+            "POST", f"{self.url}/Actions/ComputerSystem.Reset", json={"ResetType": "ForceOff"}
+        )
 
 
 def _priority(server: dict[str, Any], key: str | None, default: int) -> int:

@@ -59,11 +59,13 @@ def broker(recover_fn):
 def cloud(region_factory, monkeypatch, db, broker):
     """``cloud(**region_kwargs, env={...})`` → a region wired to Vigil and the broker."""
 
-    def start(env: dict[str, str] | None = None, **kwargs):
+    def start(env=None, **kwargs):
+        """``env``: extra VIGIL_* variables, or a function of the region returning them."""
         kwargs.setdefault("hosts", 6)
         kwargs.setdefault("time_scale", 200)
         region = region_factory(**kwargs)
-        configure(monkeypatch, region, broker, **(env or {}))
+        extra = env(region) if callable(env) else (env or {})
+        configure(monkeypatch, region, broker, **extra)
         return region
 
     yield start

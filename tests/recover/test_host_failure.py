@@ -242,3 +242,79 @@ def test_structured_and_binary_deliveries_both_run_the_attempt(cloud, recover_fn
     assert notification(uuid).status == "finished"
     assert deliver(recover_fn.url, trigger_event(uuid), "binary").status_code == 200
     assert region.evacuation_count(server) == 1
+
+
+
+def redfish(region) -> dict[str, str]:
+    return {"VIGIL_FENCING__DRIVER": "redfish",
+            "VIGIL_FENCING__REDFISH_URL_TEMPLATE": region.redfish_url_template,
+            "VIGIL_FENCING__RETRY_INTERVAL": "0.05"}
+
+
+def test_redfish_confirms_power_off_before_forcing_down(cloud):
+    region = cloud(env=redfish)
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "finished"
+    disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
+    assert f"Host '{FAILED}' is powered off (Redfish PowerState Off)" in disable
+    assert region.server(server)["host"] != FAILED
+
+
+def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud):
+    region = cloud(env=redfish)
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.stop_service(FAILED, "nova-compute")  # the host runs on, its compute service is gone
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "finished"
+    disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
+    assert f"Host '{FAILED}' was still powered on: sent Redfish ForceOff" in disable
+    assert region.server(server)["host"] != FAILED and region.evacuation_count(server) == 1
+
+
+def test_unreachable_fencing_fails_before_anything_is_forced_down(cloud):
+    region = cloud(env=lambda r: {**redfish(r), "VIGIL_FENCING__REDFISH_URL_TEMPLATE":
+                                  "http://127.0.0.1:9/redfish/v1/Systems/{host}",
+                                  "VIGIL_FENCING__TIMEOUT": "0.5"})
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    row = wait_settled(uuid)
+    assert row.status == "error" and "Fencing of host 'compute-000' failed" in row.message
+    assert region.service(FAILED)["forced_down"] is False
+    assert region.evacuation_count(server) == 0
+
+
+def test_fixed_wait_mode_disables_then_waits(cloud):
+    region = cloud(env={"VIGIL_HOST_FAILURE__FORCE_DOWN_AFTER_FENCING": "false",
+                        "VIGIL_WAIT_PERIOD_AFTER_SERVICE_UPDATE": "1"})
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    region.sleep(120)  # Nova notices the dead service (service_down_time 60)
+    uuid = host_down(FAILED)
+    row = wait_settled(uuid)
+    assert (row.status, row.message) == ("finished", None)
+    disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
+    assert any("force_down_after_fencing is off" in m for m in disable)
+    assert region.service(FAILED)["forced_down"] is False
+    assert region.server(server)["host"] != FAILED
+
+
+def test_nova_below_force_down_microversion_falls_back_to_the_fixed_wait(cloud):
+    region = cloud(max_microversion="2.10", env={"VIGIL_WAIT_PERIOD_AFTER_SERVICE_UPDATE": "1"})
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    region.sleep(120)
+    uuid = host_down(FAILED)
+    row = wait_settled(uuid)
+    assert (row.status, row.message) == ("finished", None)
+    disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
+    assert any("below microversion 2.11" in m for m in disable)
+    assert region.service(FAILED)["status"] == "disabled"
+    assert region.server(server)["host"] != FAILED
