@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from shared.locks import single_run
 from tests.monitor.conftest import TIME_SCALE
 
@@ -94,23 +96,44 @@ def test_more_than_half_of_a_segment_down_at_once_engages_the_brake(monitor_rig)
     assert all(s.verdict == "down" for s in rig.samples("compute-000")[-2:])
 
 
-def test_kubernetes_api_unreachable_gives_no_samples_and_no_verdicts(monitor_rig):
+@pytest.mark.parametrize("api", ["kubernetes", "nova"])
+def test_monitoring_api_unreachable_gives_no_samples_and_no_verdicts(monitor_rig, api):
     rig = monitor_rig()
     rig.run_ticks(1)
     before = len(rig.all_samples())
-    rig.region.set_api_down("kubernetes")
+    rig.region.set_api_down(api)
     rig.region.power_off("compute-004")
     rig.run_ticks(3)
 
     assert len(rig.all_samples()) == before
     assert rig.notifications() == []
     reasons = [e["data"]["reason"] for e in rig.sink.of_type("monitor.gate.partition")]
-    assert reasons and all("kubernetes unreachable" in r for r in reasons)
+    assert len(reasons) == 3 and all(f"{api} unreachable" in r for r in reasons)
+
+
+def test_more_than_half_of_the_healthy_hosts_dropping_at_once_holds_verdicts(monitor_rig):
+    rig = monitor_rig(env={"VIGIL_SAFETY__PARTITION_HOLD_CYCLES": "2"})
+    rig.run_ticks(2)
+    before = len(rig.all_samples())
+    victims = [f"compute-{i:03d}" for i in range(5)]
+    for host in victims:
+        rig.region.power_off(host)
+    rig.ticks_until(lambda: rig.sink.of_type("monitor.gate.partition"))
+    rig.run_ticks(2)
+    holds = rig.sink.of_type("monitor.gate.partition")
+    assert len(holds) == 3  # the round that saw the drop, then two held rounds
+    assert holds[0]["data"]["hosts"] == victims
+    assert "5 of 8 healthy hosts dropped" in holds[0]["data"]["reason"]
+    dropped_rounds = len(rig.all_samples()) - before
+    rig.tick()
+    assert len(rig.all_samples()) - before == dropped_rounds + 8
+    assert rig.notifications() == []  # judged again: 5 of 8 dead engages the brake instead
+    assert rig.sink.of_type("monitor.gate.brake")
 
 
 def test_two_ticks_delivered_at_once_run_one_cycle(monitor_rig):
     rig = monitor_rig()
-    threads = [threading.Thread(target=rig.tick) for _ in range(2)]
+    threads = [threading.Thread(target=rig.tick, kwargs={"spaced": False}) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 SIM_NETWORK = {"manage": "management", "tenant": "tenant", "storage": "storage"}
 
 
+def consul_env(region) -> dict[str, str]:
+    """One consul agent per network, as Masakari's consul driver is configured."""
+    return {
+        f"VIGIL_CONSUL__AGENT_{net.upper()}": region.consul_url(sim_net)
+        for net, sim_net in SIM_NETWORK.items()
+    }
+
+
 def probe_env(region, tmp_path, matrix: str | None = None) -> dict[str, str]:
+    """TCP connects to each host's listener on each network."""
     targets = {}
     for host in region.hosts:
         targets[host] = {}
@@ -24,8 +34,16 @@ def probe_env(region, tmp_path, matrix: str | None = None) -> dict[str, str]:
     return env
 
 
-def test_management_network_cut_alone_is_not_reported_with_the_default_matrix(monitor_rig, tmp_path):
-    rig = monitor_rig(env_factory=lambda region: probe_env(region, tmp_path))
+@pytest.fixture(params=["tcp", "consul"])
+def probes(request, tmp_path):
+    """Either probe source, as an ``env_factory`` for the rig."""
+    if request.param == "consul":
+        return consul_env
+    return lambda region: probe_env(region, tmp_path)
+
+
+def test_management_network_cut_alone_is_not_reported_with_the_default_matrix(monitor_rig, probes):
+    rig = monitor_rig(env_factory=probes)
     rig.run_ticks(2)
     rig.region.cut_network("compute-002", "management")
     rig.run_ticks(4)
@@ -35,8 +53,8 @@ def test_management_network_cut_alone_is_not_reported_with_the_default_matrix(mo
     assert rig.notifications() == []
 
 
-def test_storage_network_cut_is_reported_for_recovery(monitor_rig, tmp_path):
-    rig = monitor_rig(env_factory=lambda region: probe_env(region, tmp_path))
+def test_storage_network_cut_is_reported_for_recovery(monitor_rig, probes):
+    rig = monitor_rig(env_factory=probes)
     rig.run_ticks(2)
     rig.region.cut_network("compute-004", "storage")
     rig.ticks_until(lambda: rig.notifications())
