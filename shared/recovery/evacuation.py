@@ -99,6 +99,8 @@ class ServerEvacuation:
         except EvacuationTimeout:
             set_vmove(self.vmove.id, status="failed", message=TIMEOUT_MESSAGE, end_time=utcnow())
         except LeaseLost:
+            # The new owner finds the lock note in the vmove and unlocks when it is done.
+            self.locked_by_us = False
             raise
         except Exception as exc:  # Nova's reply or any other failure goes into the vmove
             log.info("evacuation of %s failed: %s", self.server_id, exc)

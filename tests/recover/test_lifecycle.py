@@ -177,3 +177,23 @@ def test_sweep_ticks_run_each_job_at_most_once_per_interval(cloud, recover_fn, b
         assert deliver(recover_fn.url, ping_event()).status_code == 200
     retries = [r for r in broker.received if r.get("subject") == uuid and r.data.get("reason") == "retry"]
     assert len(retries) == 1
+
+
+def test_a_worker_whose_lease_expired_loses_its_final_write_to_the_new_owner(db, monkeypatch):
+    from shared.recovery.lifecycle import Claim, Lease, claim
+    from shared.settings import get_settings
+    monkeypatch.delenv("VIGIL_SINK", raising=False)
+    get_settings.cache_clear()
+    make_segment("auto", HOSTS)
+    uuid = notify("compute-001", "PROCESS", {"event": "STOPPED", "process_name": "nova-compute"})
+    first = claim(uuid, "created")
+    assert isinstance(first, Claim)
+    assert not isinstance(claim(uuid, "resume"), Claim)  # lease still live: nothing to resume
+    set_row(uuid, lease_expires_at=utcnow() - dt.timedelta(seconds=1))
+    second = claim(uuid, "resume")
+    assert isinstance(second, Claim) and second.owner != first.owner
+    old = Lease(uuid, first.owner)
+    assert old.renew() is False and old.lost.is_set()
+    assert old.finish("error", "stale owner") is False
+    assert Lease(uuid, second.owner).finish("finished", None) is True
+    assert (notification(uuid).status, notification(uuid).message) == ("finished", None)
