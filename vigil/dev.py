@@ -25,6 +25,7 @@ from typing import Any
 import requests
 import yaml
 
+from vigil.localdb import free_port
 from vigil.wiring import (
     MANIFESTS,
     ROOT,
@@ -74,15 +75,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _claim_port(port: int, flag: str) -> int:
     if not port:
-        return _free_port()
+        return free_port()
     if not _port_free(port):
         raise DevError(f"port {port} is already in use (another `vigil dev`?); choose another with {flag}")
     return port
@@ -203,7 +198,7 @@ class LocalVigil:
         broker_port = _claim_port(options.broker_port, "--broker-port")
         self._temp = Path(tempfile.mkdtemp(prefix="vigil-dev-"))
         self._start_database()
-        ports = {spec.service: (api_port if spec.service == "api" else _free_port())
+        ports = {spec.service: (api_port if spec.service == "api" else free_port())
                  for spec in function_specs(self.manifests)}
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         if self.clouds_yaml is None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 
 from vigil.cli import main
 from vigil.dev import DevOptions, LocalVigil, fast_ticks, shipped_postgres_major
+from vigil.localdb import free_port
 from vigil.wiring import load_manifests
 from vigilsim import Region
 
@@ -18,19 +23,25 @@ TRIGGER_TYPE = "org.openstack.vigil.internal.recovery.requested"
 
 
 @pytest.fixture(scope="module")
-def cloud():
-    """A region standing in for a real cloud: `vigil dev` only gets its clouds.yaml and kubeconfig.
-    (`vigil demo`'s test covers the default, where `vigil dev` starts the region itself.)"""
-    with Region.start(hosts=2, time_scale=50) as region:
+def api_port():
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def cloud(api_port):
+    """A region standing in for a real cloud: `vigil dev` only gets its clouds.yaml and kubeconfig,
+    and the catalog lists Vigil as instance-ha. (`vigil demo`'s test covers the default, where
+    `vigil dev` starts the region itself.)"""
+    with Region.start(hosts=2, time_scale=50, instance_ha_url=f"http://127.0.0.1:{api_port}/v1") as region:
         yield region
 
 
 @pytest.fixture(scope="module")
-def local_vigil(cloud, tmp_path_factory):
+def local_vigil(cloud, api_port, tmp_path_factory):
     saved = os.environ.pop("VIGIL_DATABASE_URL", None)  # its own embedded database
     overrides, env = fast_ticks("2s", load_manifests())
     options = DevOptions(clouds_yaml=cloud.clouds_yaml, kubeconfig=cloud.kubeconfig, tick_overrides=overrides,
-                         env=env, log_dir=tmp_path_factory.mktemp("dev-logs"))
+                         env=env, api_port=api_port, log_dir=tmp_path_factory.mktemp("dev-logs"))
     try:
         with LocalVigil(options) as local:
             yield local
@@ -64,6 +75,20 @@ def test_vigil_dev_serves_healthcheck_and_routes_a_notification_to_recover(local
         lambda records: any(r.subject == notification_uuid and r.outcome == "delivered" for r in records), 60)
     [record] = [r for r in router.records if r.subject == notification_uuid]
     assert (record.trigger, record.event_type) == ("recover", TRIGGER_TYPE)
+
+
+def test_openstack_cli_manages_segments_through_vigil_dev(local_vigil, cloud):
+    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=cloud.clouds_yaml, OS_CLOUD=cloud.cloud_name)
+    openstack = [str(Path(sys.executable).parent / "openstack")]
+
+    def run(*args):
+        done = subprocess.run([*openstack, *args, "-f", "json"], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    created = run("segment", "create", "cli-segment", "auto", "COMPUTE")
+    assert created["name"] == "cli-segment"
+    assert "cli-segment" in [s["name"] for s in run("segment", "list")]
 
 
 def test_vigil_dev_ping_ticks_are_acknowledged_by_monitor_and_purge(local_vigil):
