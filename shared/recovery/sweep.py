@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select, update
 
 from shared import events
 from shared.db import session_scope
-from shared.locks import claim_interval
+from shared.locks import claim_interval, single_run
 from shared.models import Notification
 from shared.recovery.lifecycle import _seconds, db_now
 from shared.settings import get_settings
@@ -106,7 +106,15 @@ def expire_old() -> dict[str, int]:
 
 
 def sweep() -> dict[str, Any]:
-    """One tick: each job only if its interval has passed since its last run anywhere."""
+    """One tick: each job only if its interval has passed since its last run anywhere.
+
+    Overlapping ticks are harmless: a second concurrent run exits at once.
+    """
+    with single_run("recover.sweep") as mine:
+        return _jobs() if mine else {"skipped": "another sweep is running"}
+
+
+def _jobs() -> dict[str, Any]:
     settings = get_settings()
     done: dict[str, Any] = {}
     if claim_interval("recover.expire", dt.timedelta(seconds=settings.check_expired_notifications_interval)):
