@@ -433,8 +433,13 @@ class Kubernetes:
             raise KubeError(415, f"the body of the request was in an unknown format - accepted media types "
                                  "include: application/json-patch+json, application/merge-patch+json, "
                                  "application/strategic-merge-patch+json")
+        if not isinstance(patched, dict):
+            raise KubeError(422, f'Node "{host.name}" is invalid: the patched object is not an object')
         metadata = patched.get("metadata") or {}
         spec = patched.get("spec") or {}
+        if not isinstance(metadata, dict) or not isinstance(spec, dict):
+            raise KubeError(422, f'Node "{host.name}" is invalid: metadata and spec must be objects',
+                            {"name": host.name, "kind": "Node"})
         labels = metadata.get("labels") or {}
         annotations = metadata.get("annotations") or {}
         taints = spec.get("taints") or []

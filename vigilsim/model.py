@@ -523,7 +523,11 @@ class Model:
         if server.locked and not admin:
             raise CloudError(409, f"Instance {server.id} is locked")
 
-    def evacuate(self, server_id: str, target: str | None, microversion: tuple[int, int]) -> None:
+    def evacuate(self, server_id: str, target: str | None, microversion: tuple[int, int], force: bool = False) -> None:
+        """Nova's evacuate: refused while the source compute counts as up; runs asynchronously.
+
+        ``force`` (2.29–2.67) sends the server to ``target`` without asking the scheduler.
+        """
         with self.lock:
             server = self.get_server(server_id)
             source = self.hosts[server.host]
@@ -539,7 +543,10 @@ class Model:
             server.updated = self.now()
             migration = self._migration(server, "evacuation")
             vcpus = FLAVORS[server.flavor]["vcpus"]
-            dest = self.schedule(vcpus, exclude=(source.name,), only=target)
+            if force and target is not None:
+                dest = target
+            else:
+                dest = self.schedule(vcpus, exclude=(source.name,), only=target)
             if dest is not None:
                 self.hosts[dest].used_vcpus += vcpus  # the claim on the target
             keep_stopped = microversion >= (2, 95) or server.vm_state == "stopped"
@@ -586,7 +593,7 @@ class Model:
                 raise CloudError(400, f"Compute service of {source.name} is unavailable at this time.")
             if target is not None:
                 if target == source.name:
-                    raise CloudError(400, f"The supplied hypervisor type of is invalid.")
+                    raise CloudError(400, f"Unable to migrate instance ({server.id}) to current host ({source.name}).")
                 self.host(target)
             vcpus = FLAVORS[server.flavor]["vcpus"]
             dest = self.schedule(vcpus, exclude=(source.name,), only=target)

@@ -418,7 +418,11 @@ class Nova:
             target = args.get("host")
             if target is not None and not isinstance(target, str):
                 raise NovaFault(400, "Invalid input for field/attribute host.")
-            model.evacuate(server.id, target, v)
+            force = args.get("force", False)
+            if "force" in args and not (2, 29) <= v < (2, 68):
+                raise NovaFault(400, "Invalid input for field/attribute evacuate. Additional properties are not "
+                                     "allowed ('force' was unexpected)")
+            model.evacuate(server.id, target, v, force=_bool(force, "force"))
             if v < (2, 14):
                 return Response.json(200, {"adminPass": uuid.uuid4().hex[:12]})
             return Response(200)

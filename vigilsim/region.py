@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -195,6 +196,9 @@ class Region:
             response = self._handlers[api](req)
         except CloudError as exc:  # a model refusal the service layer did not shape itself
             response = Response.json(exc.status, {"error": {"code": exc.status, "message": exc.message}})
+        except Exception:  # a simulator bug: answer in the service's 500 shape, never drop silently
+            traceback.print_exc()
+            response = _service_fault(api, 500, "vigilsim internal error (a simulator bug)")
         self._log(api, req, response.status)
         return response
 
@@ -213,7 +217,7 @@ class Region:
                 time.sleep(0.05)
             raise DropConnection()
         if draw < faults.timeout_rate + faults.error_rate:
-            return _injected_fault(api, faults.error_status)
+            return _service_fault(api, faults.error_status)
         return None
 
     def _log(self, api: str, req: Request, status: int) -> None:
@@ -400,8 +404,7 @@ class Region:
         return list(self.model.hosts)
 
 
-def _injected_fault(api: str, status: int) -> Response:
-    message = "injected failure (vigilsim)"
+def _service_fault(api: str, status: int, message: str = "injected failure (vigilsim)") -> Response:
     if api == "nova":
         from vigilsim.nova import fault
 
@@ -410,6 +413,8 @@ def _injected_fault(api: str, status: int) -> Response:
         from vigilsim.keystone import fault
 
         return fault(status, message)
-    from vigilsim.kube import status_object
+    if api == "kubernetes":
+        from vigilsim.kube import status_object
 
-    return status_object(status, "ServiceUnavailable" if status == 503 else "InternalError", message)
+        return status_object(status, "ServiceUnavailable" if status == 503 else "InternalError", message)
+    return Response.json(status, {"error": {"code": status, "message": message}})
