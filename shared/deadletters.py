@@ -153,6 +153,7 @@ def list_dead_letters(
     since: dt.datetime | None = None,
     limit: int = 100,
     session: Session | None = None,
+    database_url: str | None = None,
 ) -> list[DeadLetterView]:
     """Newest first; optionally only one event type or those received after ``since``."""
     query = select(DeadLetter).order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc())
@@ -163,6 +164,6 @@ def list_dead_letters(
     query = query.limit(limit)
     if session is not None:
         return [_view(r) for r in session.scalars(query)]
-    with session_scope() as own:
+    with session_scope(database_url) as own:
         return [_view(r) for r in own.scalars(query)]
 

@@ -454,16 +454,13 @@ def _dead_letters(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from shared.db import utcnow
     from shared.deadletters import list_dead_letters
     from vigil.database import resolve_url
 
-    since = dt.datetime.utcnow() - dt.timedelta(hours=args.hours) if args.hours else None
+    since = utcnow() - dt.timedelta(hours=args.hours) if args.hours else None
     with resolve_url(args.database_url) as url:
-        os.environ["VIGIL_DATABASE_URL"] = url
-        from shared.settings import get_settings
-
-        get_settings.cache_clear()
-        letters = list_dead_letters(event_type=args.type, since=since, limit=args.limit)
+        letters = list_dead_letters(event_type=args.type, since=since, limit=args.limit, database_url=url)
     if args.json:
         import json
 

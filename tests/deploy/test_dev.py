@@ -172,3 +172,21 @@ def test_embedded_database_from_another_postgresql_version_is_one_clear_error(ca
     assert status == 2
     assert err == (f"vigil dev: the embedded database in {data} was made by PostgreSQL 9.6, this Vigil ships "
                    f"{shipped_postgres_major()}; move that folder away or choose another --data-dir")
+
+
+def test_the_triggers_dead_letter_sink_is_the_api_and_stores_what_it_gets(local_vigil, capsys):
+    from cloudevents.conversion import to_binary
+    from cloudevents.http import CloudEvent
+
+    [route] = [r for r in local_vigil.router.routes if r.name == "recover"]
+    assert route.dead_letter_url == f"{local_vigil.api_url}/dead-letters"
+    dead = CloudEvent({"type": TRIGGER_TYPE, "source": "/vigil/api", "id": "dev-dead-1",
+                       "knativeerrordest": route.subscriber, "knativeerrorcode": "503"},
+                      {"notification_uuid": "dev-dead-1", "type": "VM", "reason": "created"})
+    headers, body = to_binary(dead)
+    reply = requests.post(route.dead_letter_url, headers=headers, data=body, timeout=10)
+    assert reply.status_code == 201, reply.text
+    capsys.readouterr()
+    assert main(["dead-letters", "--json", "--database-url", local_vigil.database_url]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["event_id"], listed["error_code"], listed["error_dest"]) == ("dev-dead-1", "503", route.subscriber)
