@@ -153,7 +153,8 @@ def monitor_rig(db, region_factory, monkeypatch, tmp_path):
     started = []
 
     def start(hosts: int = 8, segments: dict[str, list[str]] | None = None,
-              env: dict[str, str] | None = None, env_factory=None, **region_kw) -> Rig:
+              env: dict[str, str] | None = None, env_factory=None, register_hosts: bool = True,
+              **region_kw) -> Rig:
         region_kw.setdefault("time_scale", TIME_SCALE)
         region = region_factory(hosts=hosts, **region_kw)
         sink = EventReceiver()
@@ -176,7 +177,7 @@ def monitor_rig(db, region_factory, monkeypatch, tmp_path):
         get_settings.cache_clear()
         reset_clients()
         names = region.hosts
-        placed = register(segments or {"segment-1": list(names)})
+        placed = register(segments or {"segment-1": list(names)}) if register_hosts else {}
         served = serve_function("monitor")
         started.append((served, sink))
         return Rig(region, served.url, sink, placed)
