@@ -313,7 +313,7 @@ class LocalNetwork:
 
 @dataclass
 class DeliveryRecord:
-    """What happened to one event for one Trigger (for `vigil demo` and tests)."""
+    """What happened to one event for one Trigger (kept for tests and troubleshooting)."""
 
     trigger: str
     event_id: str
@@ -400,7 +400,6 @@ class Router:
         self._stopping = threading.Event()
         self._lock = threading.Condition()
         self.records: list[DeliveryRecord] = []
-        self._listeners: list[Callable[[DeliveryRecord], None]] = []
         self._server = _Server(self._wsgi, port)
         self.port = self._server.port
         self.url = f"http://127.0.0.1:{self.port}"
@@ -421,10 +420,6 @@ class Router:
         self._stopping.set()
         self._server.stop()
 
-    def on_delivery(self, listener: Callable[[DeliveryRecord], None]) -> None:
-        """Call ``listener`` after every attempt (the demo's live view)."""
-        self._listeners.append(listener)
-
     def wait_for(self, predicate: Callable[[list[DeliveryRecord]], bool], timeout: float) -> bool:
         with self._lock:
             return self._lock.wait_for(lambda: predicate(self.records), timeout)
@@ -433,7 +428,7 @@ class Router:
         if path in ("", "/"):
             return next(iter(self.broker_urls), None)
         for name, url in self.broker_urls.items():
-            if url.endswith(path.rstrip("/")):
+            if url[len(self.url):] == path.rstrip("/"):
                 return name
         return None
 
@@ -507,8 +502,6 @@ class Router:
             for key, value in changes.items():
                 setattr(record, key, value)
             self._lock.notify_all()
-        for listener in self._listeners:
-            listener(record)
 
 
 # --- the scheduler -----------------------------------------------------------------------------

@@ -254,3 +254,10 @@ def test_scheduler_sends_ping_events_to_the_sink_on_schedule(endpoints):
     assert events[0]["source"] == "/apis/v1/namespaces/vigil/pingsources/monitor-tick"
     assert events[0].get_data() == {"tick": "monitor"}
     assert len({e["id"] for e in events}) == len(events)
+
+
+def test_broker_answers_404_for_a_broker_that_is_not_defined(router_for):
+    router, _ = router_for()
+    headers, body = to_binary(trigger_event())
+    assert requests.post(f"{router.url}/vigil", headers=headers, data=body, timeout=5).status_code == 404
+    assert requests.post(f"{router.url}/vigil/other", headers=headers, data=body, timeout=5).status_code == 404
