@@ -68,6 +68,25 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     request_queue_size = 512
 
+    def __init__(self, *args):
+        self.connections: set[socket.socket] = set()
+        super().__init__(*args)
+
+    def finish_request(self, request, client_address):
+        self.connections.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            self.connections.discard(request)
+
+    def close_connections(self) -> None:
+        """End keep-alive connections and watches so their threads finish when the region stops."""
+        for conn in list(self.connections):
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 class HttpServer:
     """Serves ``dispatch(prefix, request)`` on 127.0.0.1; ``prefixes`` maps path prefix → api name."""
@@ -158,4 +177,5 @@ class HttpServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         self._thread.join(timeout=5)

@@ -399,11 +399,11 @@ class Kubernetes:
                 yield chunk
             while not stopping.is_set() and time.monotonic() < deadline:
                 with model.lock:
-                    pending = [e for e in model.node_events if e[0] > cursor]
+                    pending = model.node_events_after(cursor)
                     if not pending:
                         model.changed.wait(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
                         model.advance()
-                        pending = [e for e in model.node_events if e[0] > cursor]
+                        pending = model.node_events_after(cursor)
                     out = []
                     for rv, kind, name in pending:
                         cursor = rv

@@ -324,6 +324,10 @@ class Model:
             del self.node_events[:10000]
         self.changed.notify_all()
 
+    def node_events_after(self, rv: int) -> list:
+        """Node changes newer than resourceVersion ``rv`` (events are kept in rv order)."""
+        return self.node_events[bisect.bisect_right(self.node_events, rv, key=lambda e: e[0]):]
+
     def power_off(self, name: str) -> None:
         with self.lock:
             host = self.host(name)

@@ -158,15 +158,12 @@ class Region:
     def _run_timers(self) -> None:
         """The one background thread: runs timed events when due even if nobody is asking."""
         while not self._stopping.is_set():
+            self._wake.clear()  # before reading the next due time, so a new event always wakes us
+            self.model.advance()
             due = self.model.next_due()
-            if due is None:
-                wait = 1.0
-            else:
-                wait = min(1.0, self.clock.real_delay(due - self.model.now()))
+            wait = 1.0 if due is None else min(1.0, self.clock.real_delay(due - self.model.now()))
             if wait > 0:
                 self._wake.wait(wait)
-                self._wake.clear()
-            self.model.advance()
 
     # ---- HTTP ----------------------------------------------------------------------------------
 
