@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -44,63 +45,62 @@ def _documents(text: str) -> list:
         found.append(value)
 
 
-def batch(region, *commands: str) -> list:
-    """Run commands in one ``openstack`` process (cloud from OS_CLOUD); their JSON outputs."""
+def batch(region, *commands: str) -> tuple[list, str]:
+    """Run commands in one ``openstack`` process (cloud from OS_CLOUD).
+
+    Returns the JSON documents printed (commands ending in ``-f json``) and the whole output.
+    """
     env = _env(region) | {"OS_CLOUD": region.cloud_name}
-    script = "".join(f"{c} -f json\n" for c in commands)
+    script = "".join(f"{c}\n" for c in commands)
     done = subprocess.run([OPENSTACK], input=script, capture_output=True, text=True, env=env, timeout=120)
     outputs = _documents(done.stdout)
-    assert len(outputs) == len(commands), done.stdout + done.stderr
-    return outputs
+    assert len(outputs) == sum(c.endswith("-f json") for c in commands), done.stdout + done.stderr
+    return outputs, done.stdout + done.stderr
+
+
+def interactive_quote(value: str) -> str:
+    """The CLI's interactive mode splits a line twice (shell-style), so quote twice."""
+    return shlex.quote(shlex.quote(value))
 
 
 def test_segment_and_notification_commands(cloud):
-    listed = subprocess.run(
+    created = subprocess.run(
         [OPENSTACK, "--os-cloud", cloud.cloud_name, "segment", "create", "seg-cli", "auto", "COMPUTE",
          "--description", "from the cli", "-f", "json"],
         capture_output=True, text=True, env=_env(cloud), timeout=120)
-    assert listed.returncode == 0, listed.stderr
-    segment = json.loads(listed.stdout)
+    assert created.returncode == 0, created.stderr
+    segment = json.loads(created.stdout)
     assert segment["name"] == "seg-cli" and segment["is_enabled"] is True
+    assert segment["description"] == "from the cli"
     uuid = segment["uuid"]
 
-    host, hosts, shown_host, updated = batch(
+    payload = json.dumps({"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
+                         separators=(",", ":"))
+    (host, hosts, shown_host, updated, notification, notifications, segments), _ = batch(
         cloud,
-        f"segment host create compute-000 COMPUTE SSH {uuid}",
-        f"segment host list {uuid}",
-        f"segment host show {uuid} compute-000",
-        f"segment update {uuid} --description changed --is_enabled False",
+        f"segment host create compute-000 COMPUTE SSH {uuid} -f json",
+        f"segment host list {uuid} -f json",
+        f"segment host show {uuid} compute-000 -f json",
+        f"segment update {uuid} --description changed --is_enabled False -f json",
+        f"notification create COMPUTE_HOST compute-000 2026-05-01T10:00:00 {interactive_quote(payload)} -f json",
+        "notification list -f json",
+        "segment list -f json",
     )
-    payload = json.dumps({"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
-    created = subprocess.run(
-        [OPENSTACK, "--os-cloud", cloud.cloud_name, "notification", "create", "COMPUTE_HOST",
-         "compute-000", "2026-05-01T10:00:00", payload, "-f", "json"],
-        capture_output=True, text=True, env=_env(cloud), timeout=120)
-    assert created.returncode == 0, created.stderr
-    notification = json.loads(created.stdout)
     assert host["name"] == "compute-000" and host["failover_segment_id"] == uuid
     assert [h["name"] for h in hosts] == ["compute-000"]
     assert shown_host["uuid"] == host["uuid"]
     assert updated["description"] == "changed" and updated["is_enabled"] is False
     assert notification["status"] == "new" and notification["source_host_uuid"] == host["uuid"]
-
-    notifications, segments, shown, moves, segment_shown = batch(
-        cloud,
-        "notification list",
-        "segment list",
-        f"notification show {notification['notification_uuid']}",
-        f"notification vmove list {notification['notification_uuid']}",
-        f"segment show {uuid}",
-    )
     assert [n["notification_uuid"] for n in notifications] == [notification["notification_uuid"]]
     assert [s["name"] for s in segments] == ["seg-cli"]
-    assert shown["recovery_workflow_details"] == []
-    assert moves == []
-    assert segment_shown["description"] == "changed"
 
-    removed = subprocess.run(
-        [OPENSTACK, "--os-cloud", cloud.cloud_name, "segment", "delete", uuid],
-        capture_output=True, text=True, env=_env(cloud), timeout=120)
-    # masakariclient reports the 409 text and carries on (its exit status stays 0).
-    assert f"Failover segment ({uuid}) can't be deleted as it is in-use to process notifications." in (
-        removed.stdout + removed.stderr)
+    (shown, moves), output = batch(
+        cloud,
+        f"notification show {notification['notification_uuid']} -f json",
+        f"notification vmove list {notification['notification_uuid']} -f json",
+        f"segment delete {uuid}",
+    )
+    assert shown["recovery_workflow_details"] == []
+    assert shown["payload"] == json.loads(payload)
+    assert moves == []
+    assert f"Failover segment ({uuid}) can't be deleted as it is in-use to process notifications." in output
