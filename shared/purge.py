@@ -17,7 +17,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, ColumnElement, Row, delete, exists, func, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    all_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -129,7 +142,7 @@ class PurgeReport:
         return text
 
 
-Cascade = Callable[[Connection, list[Row]], dict[str, int]]
+Cascade = Callable[[Connection, list[int]], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,6 @@ class _Rule:
     model: type[Base]
     where: ColumnElement[bool]
     counted: bool
-    carry: tuple = ()
     cascade: Cascade | None = None
 
     @property
@@ -147,21 +159,27 @@ class _Rule:
         return self.model.__tablename__
 
 
-def _notification_children(conn: Connection, rows: list[Row]) -> dict[str, int]:
-    uuids = [row.notification_uuid for row in rows]
+def _array(values: list[int]) -> BindParameter:
+    """A batch's ids as one array parameter: a single bind instead of one per row."""
+    return bindparam(None, values, type_=ARRAY(BigInteger))
+
+
+def _notification_children(conn: Connection, ids: list[int]) -> dict[str, int]:
+    """Delete what hangs off the batch's notifications, matched inside the database."""
+    uuids = select(Notification.notification_uuid).where(Notification.id == any_(_array(ids)))
     return {
         model.__tablename__: conn.execute(
-            delete(model).where(model.notification_uuid.in_(uuids))
+            delete(model).where(model.notification_uuid.in_(uuids.scalar_subquery()))
         ).rowcount
         for model in (VMove, RecoveryProgress, RecoveryAttempt)
     }
 
 
-def _host_monitor_state(conn: Connection, rows: list[Row]) -> dict[str, int]:
+def _host_monitor_state(conn: Connection, ids: list[int]) -> dict[str, int]:
     """Drop the monitor state of purged hosts unless another host row still has that name."""
-    ids = [row.id for row in rows]
-    names = [row.name for row in rows]
-    others = exists().where(Host.name == HostMonitorState.host_name, Host.id.not_in(ids))
+    batch = _array(ids)
+    names = select(Host.name).where(Host.id == any_(batch)).scalar_subquery()
+    others = exists().where(Host.name == HostMonitorState.host_name, Host.id != all_(batch))
     gone = conn.execute(
         delete(HostMonitorState).where(HostMonitorState.host_name.in_(names), ~others)
     ).rowcount
@@ -176,11 +194,10 @@ def _rules(cutoff: dt.datetime, health_cutoff: dt.datetime) -> list[_Rule]:
             Notification,
             Notification.status.in_(TERMINAL_STATUSES) & (Notification.updated_at < cutoff),
             counted=True,
-            carry=(Notification.notification_uuid,),
             cascade=_notification_children,
         ),
         _Rule(VMove, soft_deleted(VMove), counted=True),
-        _Rule(Host, soft_deleted(Host), counted=True, carry=(Host.name,), cascade=_host_monitor_state),
+        _Rule(Host, soft_deleted(Host), counted=True, cascade=_host_monitor_state),
         _Rule(Segment, soft_deleted(Segment) & segment_unused, counted=True),
         _Rule(HealthSample, HealthSample.sampled_at < health_cutoff, counted=False),
     ]
@@ -249,18 +266,19 @@ class _Run:
                     )
                 )
                 pk = rule.model.id
-                found = conn.execute(
-                    select(pk, *rule.carry)
-                    .where(rule.where, pk > after)
-                    .order_by(pk)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True, of=rule.model)
-                ).all()
-                if not found:
+                ids = list(
+                    conn.execute(
+                        select(pk)
+                        .where(rule.where, pk > after)
+                        .order_by(pk)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True, of=rule.model)
+                    ).scalars()
+                )
+                if not ids:
                     return 0, None
-                ids = [row.id for row in found]
-                children = rule.cascade(conn, found) if rule.cascade else {}
-                removed = conn.execute(delete(rule.model).where(pk.in_(ids))).rowcount
+                children = rule.cascade(conn, ids) if rule.cascade else {}
+                removed = conn.execute(delete(rule.model).where(pk == any_(_array(ids)))).rowcount
         except DBAPIError as exc:
             if _sqlstate(exc) not in _SKIPPABLE:
                 raise
