@@ -62,9 +62,9 @@ def get_json(nova_url: str, auth: str, path: str):
     return json.loads(reply.read())
 
 
-def load(nova_url: str, auth: str, paths: list[str], seconds: float, threads: int) -> tuple[float, list[float]]:
-    """Keep-alive GETs over ``threads`` connections for ``seconds``; (requests/s, latencies)."""
-    host, _, base = nova_url.split("//", 1)[1].partition("/")
+def load(url: str, auth: str, paths: list[str], seconds: float, threads: int) -> tuple[float, list[float]]:
+    """Keep-alive GETs below ``url`` over ``threads`` connections for ``seconds``; (requests/s, latencies)."""
+    host, _, base = url.split("//", 1)[1].partition("/")
     headers = {"X-Auth-Token": auth, "OpenStack-API-Version": "compute 2.96"}
     latencies: list[float] = []
     errors = []
@@ -148,6 +148,13 @@ def main() -> int:
                            ("GET /os-services?binary=nova-compute (every service)",
                             "/os-services?binary=nova-compute")]:
             rate, lat = load(nova_url, auth, [path], min(args.seconds, 3.0), 1)
+            print(f"{name:70} {rate:8.1f} {pct(lat, .5):8.2f} ms median")
+        kube = info["kubernetes"]
+        for name, path in [("GET /api/v1/nodes (every Node)", "/api/v1/nodes"),
+                           ("GET kube-node-lease leases (every Lease)",
+                            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"),
+                           ("GET /api/v1/nodes/H (one Node)", f"/api/v1/nodes/{sample[0]}")]:
+            rate, lat = load(kube, auth, [path], min(args.seconds, 3.0), 1)
             print(f"{name:70} {rate:8.1f} {pct(lat, .5):8.2f} ms median")
     finally:
         proc.send_signal(signal.SIGINT)

@@ -82,6 +82,7 @@ class Nova:
         major, minor = max_version.split(".")
         self.max_version = (int(major), int(minor))
         self.rpc_timeout = rpc_timeout
+        self._host_ids: dict[tuple[str, str], str] = {}
 
     # ---- entry ---------------------------------------------------------------------------------
 
@@ -219,6 +220,14 @@ class Nova:
         return [{"rel": "self", "href": f"{self.base}/v2.1/{kind}/{ident}"},
                 {"rel": "bookmark", "href": f"{self.base}/{kind}/{ident}"}]
 
+    def _host_id(self, project_id: str, host: str) -> str:
+        """Nova's hostId: an opaque per-project hash of the host name (memoised: it is hot)."""
+        key = (project_id, host)
+        value = self._host_ids.get(key)
+        if value is None:
+            value = self._host_ids[key] = hashlib.sha224((project_id + host).encode()).hexdigest()
+        return value
+
     def _host_status(self, host: Host) -> str:
         if self.model.service_up(host):
             return "MAINTENANCE" if host.status == "disabled" else "UP"
@@ -228,7 +237,7 @@ class Nova:
 
     def server_view(self, s: Server, v: tuple, token: Token) -> dict:
         model = self.model
-        at = model.clock.at
+        stamp = model.clock.stamp
         flavor = FLAVORS[s.flavor]
         status = _STATUS.get(s.vm_state, s.vm_state.upper())
         if s.task_state in _TASK_STATUS and s.vm_state in ("active", "stopped"):
@@ -240,10 +249,10 @@ class Nova:
             "tenant_id": s.project_id,
             "user_id": s.user_id,
             "metadata": dict(s.metadata),
-            "hostId": hashlib.sha224((s.project_id + s.host).encode()).hexdigest(),
+            "hostId": self._host_id(s.project_id, s.host),
             "image": {"id": s.image_id, "links": [{"rel": "bookmark", "href": f"{self.base}/images/{s.image_id}"}]},
-            "created": iso(at(s.created)),
-            "updated": iso(at(s.updated)),
+            "created": stamp(s.created),
+            "updated": stamp(s.updated),
             "addresses": {},
             "accessIPv4": "",
             "accessIPv6": "",
@@ -253,7 +262,7 @@ class Nova:
             "OS-EXT-AZ:availability_zone": "nova",
             "config_drive": "",
             "key_name": None,
-            "OS-SRV-USG:launched_at": iso(at(s.launched), micro=True).rstrip("Z"),
+            "OS-SRV-USG:launched_at": stamp(s.launched)[:-1] + ".000000",
             "OS-SRV-USG:terminated_at": None,
             "OS-EXT-STS:task_state": s.task_state,
             "OS-EXT-STS:vm_state": s.vm_state,
