@@ -55,11 +55,17 @@ def check_compute_service(name: str) -> None:
     from shared import clients
 
     try:
-        found = list(clients.openstack_connection().compute.services(binary="nova-compute", host=name))
-    except (clients.CloudConfigError, sdk_exc.SDKException, ks_exc.ClientException) as exc:
+        response = clients.openstack_connection().compute.get(
+            "/os-services",
+            params={"binary": "nova-compute", "host": name},
+            timeout=get_settings().api_upstream_timeout,
+        )
+        sdk_exc.raise_from_response(response)
+        found = response.json().get("services", [])
+    except (clients.CloudConfigError, sdk_exc.SDKException, ks_exc.ClientException, ValueError) as exc:
         log.warning("cannot check the nova-compute service of host %s: %s", name, exc)
         raise errors.ServiceUnavailable(service="The Compute service (Nova)") from None
-    if not any(service.host == name for service in found):
+    if not any(service.get("host") == name for service in found):
         raise errors.ComputeNotFoundByName(name=name)
 
 

@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     max_request_body_size: int = Field(114688, ge=1)
     osapi_max_limit: int = Field(1000, ge=1)
     duplicate_notification_detection_interval: int = Field(180, ge=0)
+    # Seconds the api waits for Keystone (token validation) or Nova (host name check) -> 503.
+    api_upstream_timeout: float = Field(10.0, gt=0)
 
     # Recovery timing (recovery.md §10).
     wait_period_after_service_update: int = Field(180, ge=0)

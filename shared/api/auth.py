@@ -112,6 +112,7 @@ def _validate_with_keystone(token: str) -> tuple[Context, float]:
             headers={"X-Subject-Token": token},
             authenticated=True,
             raise_exc=False,
+            timeout=get_settings().api_upstream_timeout,
         )
     except clients.CloudConfigError as exc:
         log.error("cannot validate tokens: %s", exc)

@@ -226,3 +226,16 @@ def test_host_health_reports_settled_state_and_recent_samples(api, nova, segment
     assert r.status_code == 400 and message(r) == "Invalid input received: limit must be an integer"
     r = api.get(f"/v1/segments/{segment['uuid']}/hosts/{UUID}/health", version="1.4")
     assert r.status_code == 404 and r.headers["OpenStack-API-Version"] == "instance-ha 1.4"
+
+
+def test_slow_nova_is_503_after_the_upstream_timeout(api, nova, segment, monkeypatch):
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("VIGIL_API_UPSTREAM_TIMEOUT", "0.3")
+    get_settings.cache_clear()
+    nova.inject_faults("nova", latency=1.5)
+    try:
+        r = api.post(f"/v1/segments/{segment['uuid']}/hosts", host_body())
+    finally:
+        nova.inject_faults("nova")
+    assert r.status_code == 503
