@@ -41,15 +41,15 @@ def _purge(args: argparse.Namespace) -> int:
     from shared.locks import single_run
     from vigil.database import resolve_url
 
-    with resolve_url(args.database_url) as url, single_run("purge", url) as mine:
-        if not mine:
-            print("another purge run is in progress; this one did nothing")
-            return 0
-        try:
+    try:
+        with resolve_url(args.database_url) as url, single_run("purge", url) as mine:
+            if not mine:
+                print("another purge run is in progress; this one did nothing")
+                return 0
             report = _run(age_in_days, max_rows, url)
-        except Exception as exc:  # reported plainly: an operator command, not a traceback
-            print(f"purge failed: {exc}", file=sys.stderr)
-            return 1
+    except Exception as exc:  # an operator command: say what failed, no traceback
+        print(f"purge failed: {exc}", file=sys.stderr)
+        return 1
     width = max(len(table) for table in report.removed)
     print(f"rows removed (older than {report.cutoff:%Y-%m-%d %H:%M:%S} UTC):")
     for table, count in report.removed.items():

@@ -221,3 +221,13 @@ def test_health_samples_and_monitor_state_are_gone_after_a_tick(seed, function):
     assert seed.count(HealthSample) == 0
     assert seed.uuids(HostMonitorState, HostMonitorState.host_name) == {"recent", "live"}
     assert seed.count(VMove) == 4
+
+
+def test_command_against_an_unreachable_database_fails_plainly(seed, monkeypatch):
+    monkeypatch.setenv("VIGIL_DATABASE_URL", "postgresql://vigil@127.0.0.1:1/vigil")
+
+    result = vigil_purge()
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("purge failed:")
+    assert "Traceback" not in result.stderr
