@@ -318,3 +318,15 @@ def test_nova_below_force_down_microversion_falls_back_to_the_fixed_wait(cloud):
     assert any("below microversion 2.11" in m for m in disable)
     assert region.service(FAILED)["status"] == "disabled"
     assert region.server(server)["host"] != FAILED
+
+
+def test_the_failed_hosts_servers_are_listed_page_by_page(cloud):
+    region = cloud(env={"VIGIL_NOVA_PAGE_SIZE": "7"})
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    ha, plain = boot_mixed(region, FAILED)
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "finished"
+    pages = [r for r in region.request_log if r[:3] == ("nova", "GET", "/v2.1/servers/detail")]
+    assert len(pages) >= 3  # 20 servers, 7 per page
+    assert sorted(m.instance_uuid for m in vmoves(uuid)) == sorted(ha + plain)
