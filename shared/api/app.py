@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Request, Response
@@ -36,11 +36,12 @@ class ApiRequest:
     params: dict[str, str]
     base_url: str
     method: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _base_url(request: Request) -> str:
-    return request.host_url.rstrip("/") + request.script_root
+    """Where clients reached us; behind Knative's ingress the scheme is in X-Forwarded-Proto."""
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    return f"{scheme}://{request.host}{request.script_root}"
 
 
 def startup() -> None:

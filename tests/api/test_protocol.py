@@ -269,3 +269,8 @@ def test_deeply_nested_json_is_400(api):
 def test_version_document_under_project_id(api):
     assert api.get(f"/v1/{'0' * 32}").json()["version"]["version"] == "1.4"
     assert api.get("/v1/abcdef", headers={"X-Project-Id": "123456"}).status_code == 400
+
+
+def test_links_follow_the_forwarded_scheme(api):
+    r = api.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert r.json()["versions"][0]["links"][0]["href"].startswith("https://")
