@@ -311,7 +311,7 @@ class Kubernetes:
                         return Response.json(200, self.node_object(host))
                     if m == "PATCH" and len(parts) == 4:
                         return Response.json(200, self._patch_node(host, req))
-                raise KubeError(405, f"the server does not allow this method on the requested resource")
+                raise KubeError(405, "the server does not allow this method on the requested resource")
         if parts[:3] == ["apis", "coordination.k8s.io", "v1"]:
             return self._leases(req, parts[3:])
         raise KubeError(404, "the server could not find the requested resource")

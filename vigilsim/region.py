@@ -19,7 +19,7 @@ from vigilsim.http import DropConnection, HttpServer, Request, Response
 from vigilsim.model import NETWORKS, CloudError, Model
 from vigilsim.network import EAGER_LIMIT
 
-APIS = ("keystone", "nova", "kubernetes")
+APIS = ("keystone", "nova", "kubernetes", "redfish")
 LOG_LIMIT = 200_000  # request_log entries kept
 _PREFIXES = {"/identity": "keystone", "/compute": "nova", "/k8s": "kubernetes",
              "/redfish": "redfish", "/control": "control", "/consul": "consul"}

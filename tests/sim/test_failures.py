@@ -105,6 +105,12 @@ def test_redfish_reports_and_changes_power_state(region):
     assert requests.get(region.redfish_url_template.format(host="ghost")).status_code == 404
 
 
+def test_unreachable_bmc_drops_redfish_connections(region):
+    region.set_api_down("redfish")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(region.redfish_url_template.format(host="compute-000"))
+
+
 def test_http_date_headers_follow_the_cloud_clock(region_factory):
     region = region_factory(hosts=1, time_scale=10000)
     start = region.now()
