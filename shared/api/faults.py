@@ -33,8 +33,7 @@ def plain_not_found() -> Response:
 
 def unexpected(exc: BaseException, request_id: str) -> errors.VigilError:
     """500 ``masakariFault``: say what failed and how to find it in the log."""
-    error = errors.VigilError(
+    return errors.VigilError(
         "Unexpected API Error. Please report it to the operator of this Vigil deployment with "
         f"request id {request_id}; the api log has the details.\n{type(exc)}"
     )
-    return error

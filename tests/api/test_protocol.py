@@ -274,3 +274,22 @@ def test_version_document_under_project_id(api):
 def test_links_follow_the_forwarded_scheme(api):
     r = api.get("/", headers={"X-Forwarded-Proto": "https"})
     assert r.json()["versions"][0]["links"][0]["href"].startswith("https://")
+
+
+def test_unexpected_failure_is_500_masakari_fault(api, tmp_path, monkeypatch):
+    """A policy file the operator broke makes every rule check fail unexpectedly."""
+    from shared.settings import get_settings
+
+    path = tmp_path / "policy.yaml"
+    path.write_text("os_masakari_api:segments:index: [unbalanced\n")
+    monkeypatch.setenv("VIGIL_POLICY_FILE", str(path))
+    get_settings.cache_clear()
+    policy.reset()
+    try:
+        r = api.get("/v1/segments")
+    finally:
+        policy.reset()
+    assert r.status_code == 500
+    fault = r.json()["masakariFault"]
+    assert fault["code"] == 500 and fault["message"].startswith("Unexpected API Error.")
+    assert r.headers["x-openstack-request-id"] in fault["message"]
