@@ -59,6 +59,14 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return _naive_utc(dt.datetime.fromisoformat(value)) if value else None
 
 
+def _items(response) -> list[dict]:
+    """A list body's ``items``, giving the connection back to the pool."""
+    try:
+        return json.loads(response.data)["items"]
+    finally:
+        response.release_conn()
+
+
 def read_kubernetes(settings: Settings) -> tuple[dict[str, NodeSignal], dt.datetime]:
     """Ready condition, out-of-service taint and Lease age of every selected node.
 
@@ -78,11 +86,11 @@ def read_kubernetes(settings: Settings) -> tuple[dict[str, NodeSignal], dt.datet
             _request_timeout=timeout,
             _preload_content=False,
         )
-        nodes = json.loads(nodes_response.data)["items"]
+        nodes = _items(nodes_response)
         leases_response = client.CoordinationV1Api(api).list_namespaced_lease(
             cfg.lease_namespace, _request_timeout=timeout, _preload_content=False
         )
-        leases = json.loads(leases_response.data)["items"]
+        leases = _items(leases_response)
     except client.ApiException as exc:
         raise ChannelUnavailable("kubernetes", f"HTTP {exc.status} {exc.reason}") from exc
     except (HTTPError, OSError, CloudConfigError) as exc:

@@ -207,3 +207,17 @@ def test_unknown_nodes_and_hosts_without_a_node_are_logged_and_skipped(monitor_r
     text = caplog.text
     assert "ghost-1" in text and "no Kubernetes Node" in text
     assert "compute-007" in text and "not registered Vigil hosts" in text
+
+
+def test_every_lease_stale_at_once_is_blamed_on_the_channel_not_the_hosts(monitor_rig):
+    rig = monitor_rig(hosts=4)
+    rig.run_ticks(1)
+    for host in rig.region.hosts:
+        rig.region.stop_service(host, "kubelet")
+    rig.ticks_until(lambda: rig.sink.of_type("monitor.gate.partition"))
+    event = rig.sink.of_type("monitor.gate.partition")[0]
+    assert "every host is stale on the Kubernetes Lease channel" in event["data"]["reason"]
+    assert event["data"]["hosts"] == sorted(rig.region.hosts)
+    assert rig.notifications() == []
+    # Rounds with every Lease stale were dropped: no stored sample has a stale Lease.
+    assert all(s.lease_age <= 50 for s in rig.all_samples())
