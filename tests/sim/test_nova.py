@@ -332,3 +332,27 @@ def test_hypervisors_report_state_and_pattern_search(region, conn):
     assert states["compute-001"] == "down" and states["compute-002"] == "up"
     reply = nova(region, "GET", "/os-hypervisors?hypervisor_hostname_pattern=nothing-like-this", version="2.53")
     assert reply.status_code == 404 and "itemNotFound" in reply.json()
+
+
+def test_evacuations_are_listed_as_migrations(region, conn):
+    sid = region.boot_server("compute-000")
+    conn.compute.update_service_forced_down(service_of(conn, "compute-000"), "compute-000", "nova-compute", True)
+    conn.compute.evacuate_server(sid)
+    region.sleep(6)
+    rows = nova(region, "GET", "/os-migrations?migration_type=evacuation", version="2.59").json()["migrations"]
+    assert [(m["instance_uuid"], m["source_compute"], m["status"]) for m in rows] == [(sid, "compute-000", "done")]
+    region.stop_service("compute-000", "nova-compute")
+    region.start_service("compute-000", "nova-compute")  # the restarted compute cleans up: done → completed
+    rows = nova(region, "GET", "/os-migrations", version="2.59").json()["migrations"]
+    assert rows[0]["status"] == "completed"
+
+
+def test_hosts_by_list_pattern_and_added_later_appear_everywhere(region_factory):
+    region = region_factory(hosts=2, host_pattern="rack1-node{:02d}", time_scale=100)
+    assert region.hosts == ["rack1-node00", "rack1-node01"]
+    region.add_host("late-comer")
+    conn = connect(region)
+    assert "late-comer" in {s.host for s in conn.compute.services()}
+    assert "late-comer" in {h.name for h in conn.compute.hypervisors()}
+    assert requests.get(f"{region.kubernetes_url}/api/v1/nodes/late-comer").json()["metadata"]["name"] == "late-comer"
+    assert region.boot_server("late-comer")
