@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any, Callable, ClassVar, TypeVar
 
 from oslo_utils import timeutils, uuidutils
 from pydantic import (
@@ -261,7 +261,13 @@ class _AtLeastOne(_Strict):
         return self
 
 
-class SegmentCreate(_Strict):
+class _ExtraFirst(_Strict):
+    """Masakari's segment and host create schemas check unknown keys before required ones."""
+
+    extra_first: ClassVar[bool] = True
+
+
+class SegmentCreate(_ExtraFirst):
     name: Name
     description: Description = None
     recovery_method: RecoveryMethod
@@ -299,7 +305,7 @@ class SegmentUpdateRequestV12(_Strict):
     segment: SegmentUpdateV12
 
 
-class HostCreate(_Strict):
+class HostCreate(_ExtraFirst):
     name: Name
     type: HostType
     control_attributes: ControlAttributes
@@ -371,15 +377,34 @@ def _instance(body: Any, path: tuple) -> Any:
     return body
 
 
-def _order(error: dict) -> list[tuple[int]]:
-    """JSON Schema reports, per object: nested property errors, then required, then extras."""
-    kind = error["type"]
-    loc = error["loc"]
-    if kind in ("missing", "extra_forbidden"):
-        return [(0,)] * (len(loc) - 1) + [(1 if kind == "missing" else 2,)]
-    if kind == "masakari" and error.get("ctx", {}).get("anyof"):
-        return [(0,)] * len(loc) + [(3,)]
-    return [(0,)] * len(loc) + [(0,)]
+def _model_at(root: type[BaseModel], path: tuple) -> type[BaseModel] | None:
+    model: Any = root
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        model = field.annotation
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _order(root: type[BaseModel]) -> Callable[[dict], list[tuple[int]]]:
+    """JSON Schema reports, per object: nested property errors, then ``required`` and
+    ``additionalProperties`` in the order the schema lists them, then ``anyOf``."""
+
+    def key(error: dict) -> list[tuple[int]]:
+        kind, loc = error["type"], error["loc"]
+        if kind in ("missing", "extra_forbidden"):
+            model = _model_at(root, tuple(loc[:-1]))
+            extra_first = bool(model and getattr(model, "extra_first", False))
+            rank = {"missing": 1, "extra_forbidden": 2}[kind]
+            if extra_first:
+                rank = 3 - rank
+            return [(0,)] * (len(loc) - 1) + [(rank,)]
+        if kind == "masakari" and error.get("ctx", {}).get("anyof"):
+            return [(0,)] * len(loc) + [(3,)]
+        return [(0,)] * len(loc) + [(0,)]
+
+    return key
 
 
 def _message(error: dict, body: Any, all_errors: list[dict]) -> str:
@@ -414,7 +439,7 @@ def validate(model: type[M], body: Any) -> M:
         return model.model_validate(body)
     except PydanticValidationError as exc:
         found = exc.errors(include_url=False)
-        first = min(found, key=_order)
+        first = min(found, key=_order(model))
         raise errors.ValidationError(_message(first, body, found)) from None
 
 

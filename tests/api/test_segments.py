@@ -262,3 +262,9 @@ def test_deleted_rows_are_invisible(api, three):
 def test_add_segment_helper_row_is_listed(api):
     add_segment("direct")
     assert names(api) == ["direct"]
+
+
+def test_unknown_key_is_reported_before_missing_ones_on_create(api):
+    r = api.post("/v1/segments", {"segment": {"enabled": False}}, version="1.1")
+    assert message(r) == ("Invalid input for field/attribute segment. Value: {'enabled': False}. "
+                          "Additional properties are not allowed ('enabled' was unexpected)")
