@@ -221,3 +221,12 @@ def test_every_lease_stale_at_once_is_blamed_on_the_channel_not_the_hosts(monito
     assert rig.notifications() == []
     # Rounds with every Lease stale were dropped: no stored sample has a stale Lease.
     assert all(s.lease_age <= 50 for s in rig.all_samples())
+
+
+def test_power_controller_not_answering_gives_stopped_unknown(monitor_rig, caplog):
+    rig = monitor_rig(hosts=4, redfish=False)
+    rig.run_ticks(2)
+    rig.region.power_off("compute-002")
+    rig.ticks_until(lambda: rig.notifications())
+    assert payloads(rig) == [STOPPED_UNKNOWN]
+    assert "power check of compute-002 failed" in caplog.text
