@@ -66,11 +66,16 @@ def _body(req: Request) -> dict:
     return body
 
 
+_BOOL_STRINGS = {"true": True, "1": True, "on": True, "yes": True, "y": True, "t": True,
+                 "false": False, "0": False, "off": False, "no": False, "n": False, "f": False}
+
+
 def _bool(value, field: str) -> bool:
+    """Nova's parameter_types.boolean: JSON booleans or the usual true/false spellings."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
+    if isinstance(value, str) and value.lower() in _BOOL_STRINGS:
+        return _BOOL_STRINGS[value.lower()]
     raise NovaFault(400, f"Invalid input for field/attribute {field}. Value: {value}. "
                          f"{value!r} is not of type 'boolean'")
 
