@@ -47,6 +47,14 @@ OPERATIONS: dict[str, tuple[type[BaseModel] | None, int, type[BaseModel] | None]
     "vmoves:show": (None, 200, VMoveReply),
 }
 
+NOTES = {
+    "segments:create": "`enabled` is accepted from microversion 1.2.",
+    "segments:update": "`enabled` is accepted from microversion 1.2.",
+    "notifications:show": "`recovery_workflow_details` is returned from microversion 1.1.",
+    "hosts:health": "Vigil extension, microversion 1.4 or later: the monitor's settled view of the "
+                    "host and its latest health samples (newest first).",
+    "versions": "The v1 version document (also under `/v1/{project_id}`).",
+}
 LIST_PARAMETERS = ["limit", "marker", "sort_key", "sort_dir"]
 FILTERS = {
     "segments:index": ["recovery_method", "service_type", "enabled"],
@@ -90,6 +98,7 @@ def document(base_url: str) -> dict[str, Any]:
         path = template.replace("<", "{").replace(">", "}")
         operation: dict[str, Any] = {
             "operationId": endpoint.replace(":", "_"),
+            "description": NOTES.get(endpoint, ""),
             "parameters": _parameters(path, endpoint),
             "responses": {"default": {"description": "Masakari fault",
                                       "content": {"application/json": {"schema": FAULT}}}},
