@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from shared.clients import openstack_connection
 from shared.db import session_scope, utcnow
 from shared.models import Notification, RecoveryAttempt
 from shared.recovery.lifecycle import Claim, Lease
@@ -35,8 +36,6 @@ _nova: Nova | None = None
 def nova() -> Nova:
     """One Nova wrapper per process over the one openstacksdk connection (§15.4)."""
     global _nova
-    from shared.clients import openstack_connection
-
     conn = openstack_connection()
     if _nova is None or _nova.conn is not conn:
         _nova = Nova()

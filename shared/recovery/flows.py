@@ -176,6 +176,7 @@ class HostRecovery:
         while True:
             resumed = self._attempt("reserved_host", resume)
             resume = None
+            stage = "pre"
             try:
                 inputs = self._inputs()
                 if resumed:
@@ -184,6 +185,7 @@ class HostRecovery:
                         inputs["reserved_host"] = claimed.reserved_host_name
                 if first:
                     run_steps(self.ctx, self.rh_tasks.get("pre", []), inputs)
+                stage = "main"
                 for name in self.rh_tasks.get("main", []) + self.rh_tasks.get("post", []):
                     if "reserved_host" not in inputs and _needs_reserved_host(name):
                         inputs["reserved_host"] = self._claim()
@@ -193,14 +195,19 @@ class HostRecovery:
                 raise
             except (HandOff, LeaseLost):
                 raise
-            except NoReservedHost as exc:
+            except NoReservedHost as exc:  # lost a race for the last reserved host
                 self._abandon_pending(exc)
                 self._fail_attempt()
-                raise WorkflowError(str(previous)) if previous is not None else exc
+                if previous is not None:
+                    raise previous from exc
+                raise
             except Exception as exc:
                 self._fail_attempt()
-                previous = exc
-                first = False
+                # A failed pre step (disable) ends the sequence; a failed reserved host makes
+                # way for the next one, as long as one is left.
+                if stage == "pre" or not hosts.any_reserved_host(self.segment_uuid):
+                    raise
+                previous, first = exc, False
                 continue
             self.ctx.end_attempt("succeeded")
             return

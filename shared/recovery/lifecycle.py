@@ -69,7 +69,6 @@ class Skip:
     """No attempt: why the delivery is acknowledged without work (logged by the caller)."""
 
     why: str
-    ignored_segment: bool = False
 
 
 def new_owner() -> str:
@@ -122,7 +121,10 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
                     updated_at=db_now(),
                 )
             ).rowcount
-            return Skip("segment disabled", ignored_segment=bool(done))
+            return Skip(
+                f"segment of {notification_uuid} is disabled: "
+                + ("notification ignored" if done else "status changed meanwhile")
+            )
         busy = session.scalar(
             select(Notification.notification_uuid).where(
                 Notification.source_host_uuid == row.source_host_uuid,

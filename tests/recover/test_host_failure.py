@@ -330,3 +330,25 @@ def test_the_failed_hosts_servers_are_listed_page_by_page(cloud):
     pages = [r for r in region.request_log if r[:3] == ("nova", "GET", "/v2.1/servers/detail")]
     assert len(pages) >= 3  # 20 servers, 7 per page
     assert sorted(m.instance_uuid for m in vmoves(uuid)) == sorted(ha + plain)
+
+
+def test_a_failing_reserved_host_makes_way_for_the_next_one_and_the_notification_finishes(cloud):
+    region = cloud()
+    region.set_reserved("compute-004")
+    region.set_reserved("compute-005")
+    make_segment("reserved_host", ["compute-000", "compute-001"], reserved=["compute-004", "compute-005"])
+    region.power_off("compute-005")  # the newest reserved host is claimed first, and is dead
+    ha, plain = boot_mixed(region, FAILED, 4)
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    row = wait_settled(uuid)
+    assert (row.status, row.message) == ("finished", None)
+    assert all(region.server(s)["host"] == "compute-004" for s in ha + plain)
+    assert [(a.kind, a.reserved_host_name, a.outcome) for a in attempts(uuid)] == [
+        ("reserved_host", "compute-005", "failed"), ("reserved_host", "compute-004", "succeeded")]
+    assert [(d["name"], d["state"]) for d in details(uuid)] == [
+        ("DisableComputeServiceTask", "REVERTED"), ("PrepareHAEnabledInstancesTask", "REVERTED"),
+        ("EvacuateInstancesTask", "FAILURE"),
+        ("PrepareHAEnabledInstancesTask", "SUCCESS"), ("EvacuateInstancesTask", "SUCCESS")]
+    assert {m.status for m in vmoves(uuid) if m.attempt == 2} == {"succeeded"}
+    assert host_row("compute-004").reserved is False and host_row("compute-005").reserved is False
