@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     recovery_lease_seconds: int = Field(60, ge=3)
     recovery_heartbeat_seconds: float = Field(10.0, gt=0)
     # Seconds an invocation works before it hands off to a resume (§15.6); keep it below the
-    # Service timeoutSeconds (default 300 s) minus one evacuation timeout.
+    # Service timeoutSeconds (600 in infra/); evacuations in flight still finish after it.
     recovery_time_budget: int = Field(540, ge=1)
     nova_page_size: int = Field(500, ge=1)
     # Seconds one Nova HTTP call may take before recovery treats it as failed.
