@@ -15,9 +15,16 @@ from datetime import datetime
 import yaml
 
 from vigilsim.clock import CloudClock, http_date
+from vigilsim.control import Control
 from vigilsim.http import DropConnection, HttpServer, Request, Response
+from vigilsim.keystone import Keystone
+from vigilsim.keystone import fault as keystone_fault
+from vigilsim.kube import Kubernetes, status_object
 from vigilsim.model import NETWORKS, CloudError, Model
-from vigilsim.network import EAGER_LIMIT
+from vigilsim.network import EAGER_LIMIT, Listeners
+from vigilsim.nova import Nova
+from vigilsim.nova import fault as nova_fault
+from vigilsim.redfish import Redfish
 
 APIS = ("keystone", "nova", "kubernetes", "redfish")
 LOG_LIMIT = 200_000  # request_log entries kept
@@ -83,13 +90,6 @@ class Region:
         self.kubernetes_url = f"{base}/k8s"
         self.control_url = f"{base}/control"
         self.redfish_url_template = f"{base}/redfish/v1/Systems/{{host}}"
-
-        from vigilsim.control import Control
-        from vigilsim.keystone import Keystone
-        from vigilsim.kube import Kubernetes
-        from vigilsim.network import Listeners
-        from vigilsim.nova import Nova
-        from vigilsim.redfish import Redfish
 
         self.listeners = Listeners(self.model)
         self.keystone = Keystone(self.model, self.keystone_url, self._catalog)
@@ -402,16 +402,11 @@ class Region:
 
 
 def _service_fault(api: str, status: int, message: str = "injected failure (vigilsim)") -> Response:
+    """A failure reply in the shape the named service uses for its own errors."""
     if api == "nova":
-        from vigilsim.nova import fault
-
-        return fault(status, message)
+        return nova_fault(status, message)
     if api == "keystone":
-        from vigilsim.keystone import fault
-
-        return fault(status, message)
+        return keystone_fault(status, message)
     if api == "kubernetes":
-        from vigilsim.kube import status_object
-
         return status_object(status, "ServiceUnavailable" if status == 503 else "InternalError", message)
     return Response.json(status, {"error": {"code": status, "message": message}})
