@@ -24,6 +24,7 @@ class ProjectIdConverter(BaseConverter):
 class Route:
     handler: Callable
     min_version: tuple[int, int] = (1, 0)
+    reads_body: bool = False
 
 
 ROUTES: dict[str, Route] = {
@@ -31,19 +32,19 @@ ROUTES: dict[str, Route] = {
     "extensions:index": Route(handlers.extensions_index),
     "extensions:show": Route(handlers.extensions_show),
     "segments:index": Route(handlers.segments_index),
-    "segments:create": Route(handlers.segments_create),
+    "segments:create": Route(handlers.segments_create, reads_body=True),
     "segments:show": Route(handlers.segments_show),
-    "segments:update": Route(handlers.segments_update),
+    "segments:update": Route(handlers.segments_update, reads_body=True),
     "segments:delete": Route(handlers.segments_delete),
     "segments:action": Route(handlers.bad_method("action")),
     "hosts:index": Route(handlers.hosts_index),
-    "hosts:create": Route(handlers.hosts_create),
+    "hosts:create": Route(handlers.hosts_create, reads_body=True),
     "hosts:show": Route(handlers.hosts_show),
-    "hosts:update": Route(handlers.hosts_update),
+    "hosts:update": Route(handlers.hosts_update, reads_body=True),
     "hosts:delete": Route(handlers.hosts_delete),
     "hosts:health": Route(handlers.hosts_health, min_version=(1, 4)),
     "notifications:index": Route(handlers.notifications_index),
-    "notifications:create": Route(handlers.notifications_create),
+    "notifications:create": Route(handlers.notifications_create, reads_body=True),
     "notifications:show": Route(handlers.notifications_show),
     "notifications:update": Route(handlers.bad_method("update")),
     "notifications:delete": Route(handlers.bad_method("delete")),

@@ -273,3 +273,8 @@ def test_nul_in_payload_and_earliest_time_are_not_server_errors(api, host):
     assert r.status_code == 400
     r = api.post("/v1/notifications", body(generated_time="0001-01-01T00:00:00"))
     assert r.status_code == 202
+
+
+def test_notification_put_with_any_body_is_405(api):
+    r = api.request("PUT", "/v1/notifications/x", data="{broken", headers={"Content-Type": "application/json"})
+    assert r.status_code == 405
