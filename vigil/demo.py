@@ -183,7 +183,15 @@ def run(args: argparse.Namespace) -> int:
     wall_start = time.monotonic()
     timeline = Timeline()
     manifests = load_manifests()
-    overrides, env = fast_ticks(args.tick, manifests)
+    if args.hosts < 2 or args.servers < 1:
+        print("vigil demo: needs --hosts of at least 2 (one fails, one takes its servers) and --servers of at least 1",
+              file=sys.stderr)
+        return 2
+    try:
+        overrides, env = fast_ticks(args.tick, manifests)
+    except DevError as exc:
+        print(f"vigil demo: {exc}", file=sys.stderr)
+        return 2
     env.update({
         # only HA_Enabled servers move, so the demo shows the metadata key doing its job
         "VIGIL_HOST_FAILURE__EVACUATE_ALL_INSTANCES": "false",

@@ -14,3 +14,10 @@ def test_demo_recovers_every_ha_enabled_server_and_exits_0(capsys):
     assert "3/3 HA_Enabled servers recovered" in out
     assert "Every HA_Enabled server was recovered." in out
     assert status == 0
+
+
+def test_demo_with_impossible_arguments_is_one_clear_error(capsys):
+    assert main(["demo", "--hosts", "1"]) == 2
+    assert capsys.readouterr().err.startswith("vigil demo: needs --hosts of at least 2")
+    assert main(["demo", "--tick", "soon"]) == 2
+    assert capsys.readouterr().err.strip() == "vigil demo: --tick: 'soon' is not a duration such as 30s or 1m30s"
