@@ -172,14 +172,16 @@ PAYLOAD_KEY = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")
 def _payload(value: Any) -> dict[str, str]:
     _check_type(value, "object")
     extra = [k for k in value if not PAYLOAD_KEY.search(k)]
-    if extra:
-        raise _fail(_additional_message(extra), bare=True)
-    for key, item in value.items():
+    for key, item in value.items():  # patternProperties come before additionalProperties
+        if key in extra:
+            continue
         try:
             _check_type(item, "string")
             _check_length(item, None, 255)
         except PydanticCustomError as exc:
             raise _fail(exc.context["detail"], field=key, value=item) from None
+    if extra:
+        raise _fail(_additional_message(extra), bare=True)
     return value
 
 
