@@ -7,12 +7,14 @@ import os
 import pty
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
+from sqlalchemy import text
 
 from shared.events import PING_TYPE
 from shared.locks import single_run
@@ -183,7 +185,6 @@ def test_command_shows_a_progress_bar_only_on_a_terminal_and_still_reports(seed)
         (["--age_in_days", "99999999"], "Maximal age is count of days since epoch."),
         (["--max-rows", "0"], "Must supply value greater than 0 for max_rows."),
         (["--max_rows", "lots"], "Invalid input received: max_rows must be an integer"),
-        (["--age-in-days", "2.5"], "Invalid value for age, 2.5"),
     ],
 )
 def test_bad_arguments_exit_1_with_masakaris_message_and_touch_nothing(seed, args, message):
@@ -231,3 +232,39 @@ def test_command_against_an_unreachable_database_fails_plainly(seed, monkeypatch
     assert result.returncode == 1
     assert result.stderr.startswith("purge failed:")
     assert "Traceback" not in result.stderr
+
+
+def test_tick_during_a_running_command_purge_answers_2xx_and_leaves_the_work_to_it(seed, function, caplog):
+    with seed.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO health_samples (host_name, sampled_at, verdict) "
+                "SELECT 'compute-1', now() AT TIME ZONE 'utc' - interval '30 days', 'up' "
+                "FROM generate_series(1, 6000)"
+            )
+        )
+    caplog.set_level("INFO", logger="vigil.purge")
+    env = dict(os.environ, VIGIL_PURGE__PURGE_BATCH_SIZE="10")
+    command = subprocess.Popen(
+        [str(VIGIL), "db", "purge"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        with seed.engine.connect() as conn:
+            while command.poll() is None and not conn.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+            ).scalar_one():
+                conn.rollback()
+                time.sleep(0.02)
+        assert command.poll() is None, "the command finished before the tick could overlap it"
+
+        response = tick(function.url, "binary")
+    finally:
+        out, err = command.communicate(timeout=120)
+
+    assert response.status_code == 200
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "vigil.purge")
+    assert "another purge run is in progress" in logged
+    assert "removed" not in logged  # the tick did no work
+    assert command.returncode == 0, err
+    assert printed_counts(out)["health_samples"] == 6000
+    assert seed.count(HealthSample) == 0
