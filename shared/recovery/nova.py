@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from keystoneauth1 import exceptions as ksa_exc
+from keystoneauth1.session import TCPKeepAliveAdapter
 from openstack import exceptions as sdk_exc
 from openstack import utils as sdk_utils
 
@@ -56,11 +57,21 @@ class Nova:
         if self.conn.session.timeout is None:
             # Listing goes through openstacksdk resources, which take the session's timeout.
             self.conn.session.timeout = self.timeout
+        self._size_connection_pool(settings.host_failure_recovery_threads)
         self.microversion = (
             MICROVERSION
             if sdk_utils.supports_microversion(self.compute, MICROVERSION)
             else self._max_microversion()
         )
+
+    def _size_connection_pool(self, workers: int) -> None:
+        """Keep one pooled HTTP connection per evacuation worker instead of reconnecting."""
+        http = self.conn.session.session
+        current = http.get_adapter(self.compute.get_endpoint() or "http://")
+        if getattr(current, "_pool_maxsize", 0) >= workers:
+            return
+        for prefix in ("https://", "http://"):
+            http.mount(prefix, TCPKeepAliveAdapter(pool_connections=workers, pool_maxsize=workers))
 
     def _max_microversion(self) -> str | None:
         data = self.compute.get_endpoint_data()
