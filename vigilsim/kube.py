@@ -109,6 +109,19 @@ def _field_selector(selector: str | None):
     return lambda name: name == wanted["name"]
 
 
+def _wants_table(req: Request) -> bool:
+    return "as=Table" in (req.header("accept") or "")
+
+
+def _age(seconds: float) -> str:
+    """kubectl's short age: 45s, 12m, 5h, 3d."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 # ---- patches -----------------------------------------------------------------------------------
 
 
@@ -307,6 +320,8 @@ class Kubernetes:
                     if host is None:
                         raise KubeError(404, f'nodes "{name}" not found',
                                         {"name": name, "kind": "nodes"})
+                    if m == "GET" and _wants_table(req):
+                        return Response.json(200, self.node_table([host], {"resourceVersion": str(host.node_rv)}))
                     if m == "GET":
                         return Response.json(200, self.node_object(host))
                     if m == "PATCH" and len(parts) == 4:
@@ -361,12 +376,36 @@ class Kubernetes:
         with self.model.lock:
             hosts = [h for h in self.model.hosts.values() if selected(h)]
             page = hosts[start:start + limit] if limit else hosts[start:]
-            items = [self.node_object(h, list_item=True) for h in page]
             meta = {"resourceVersion": str(self.model.resource_version)}
             if limit and start + limit < len(hosts):
                 meta["continue"] = str(start + limit)
                 meta["remainingItemCount"] = len(hosts) - start - limit
+            if _wants_table(req):
+                return Response.json(200, self.node_table(page, meta))
+            items = [self.node_object(h, list_item=True) for h in page]
             return Response.json(200, {"kind": "NodeList", "apiVersion": "v1", "metadata": meta, "items": items})
+
+    def node_table(self, hosts: list, meta: dict) -> dict:
+        """The server-side table kubectl asks for (``Accept: ...;as=Table``): NAME STATUS ROLES AGE VERSION."""
+        now = self.model.now()
+        columns = [("Name", "string", "name"), ("Status", "string", ""), ("Roles", "string", ""),
+                   ("Age", "string", ""), ("Version", "string", "")]
+        rows = []
+        for host in hosts:
+            status = "Ready" if host.ready == "True" else "NotReady"
+            if host.unschedulable:
+                status += ",SchedulingDisabled"
+            roles = ",".join(sorted(k.split("/", 1)[1] for k in host.labels
+                                    if k.startswith("node-role.kubernetes.io/"))) or "<none>"
+            metadata = {"name": host.name, "uid": host.node_uid, "resourceVersion": str(host.node_rv),
+                        "creationTimestamp": self._ts(host.node_created), "labels": dict(host.labels)}
+            rows.append({"cells": [host.name, status, roles, _age(now - host.node_created), "v1.32.0"],
+                         "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                    "metadata": metadata}})
+        return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                "columnDefinitions": [{"name": n, "type": t, "format": f, "description": n, "priority": 0}
+                                      for n, t, f in columns],
+                "rows": rows}
 
     def _watch(self, req: Request) -> Response:
         selected = self._selected(req)

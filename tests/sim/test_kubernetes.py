@@ -140,3 +140,14 @@ def test_unsupported_patch_media_type_is_415(region):
     reply = requests.patch(f"{region.kubernetes_url}/api/v1/nodes/compute-000", data=b"{}",
                            headers={"Content-Type": "text/plain"})
     assert reply.status_code == 415 and reply.json()["reason"] == "UnsupportedMediaType"
+
+
+def test_kubectl_style_table_shows_not_ready_nodes(region):
+    region.power_off("compute-001")
+    region.sleep(65)
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    table = requests.get(f"{region.kubernetes_url}/api/v1/nodes", headers={"Accept": accept}).json()
+    assert table["kind"] == "Table"
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Status", "Roles", "Age", "Version"]
+    status = {row["cells"][0]: row["cells"][1] for row in table["rows"]}
+    assert status["compute-001"] == "NotReady" and status["compute-000"] == "Ready"
