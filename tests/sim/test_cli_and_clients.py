@@ -116,3 +116,31 @@ def test_novaclient_flavors_and_live_migration(region_factory):
     assert region.server(sid)["task_state"] == "migrating"
     region.sleep(31)
     assert region.server(sid)["host"] == "compute-005" and region.server(sid)["task_state"] is None
+
+
+def test_masakari_style_host_recovery_with_a_reserved_host(region_factory):
+    """Power off a host, force it down and disable it, evacuate its HA servers onto the reserved host."""
+    region = region_factory(hosts=["c1", "c2", "spare"], time_scale=100, evacuation_latency=10)
+    region.set_reserved("spare")
+    rack = region.add_aggregate("rack-a", ["c1", "c2"])
+    ha = [region.boot_server("c1", metadata={"HA_Enabled": "True"}) for _ in range(3)]
+    plain = region.boot_server("c1")
+    region.power_off("c1")
+    nova = novaclient_for(region, "2.53")
+    service = nova.services.list(host="c1", binary="nova-compute")[0]
+    nova.services.force_down(service.id, True)  # first, so the disable below need not wait on RPC
+    nova.services.disable_log_reason(service.id, "vigil: host failure")
+    nova.services.enable(nova.services.list(host="spare", binary="nova-compute")[0].id)
+    nova.aggregates.add_host(rack, "spare")
+    on_host = nova.servers.list(search_opts={"all_tenants": 1, "host": "c1"}, limit=-1)
+    evacuated = [s.id for s in on_host if s.metadata.get("HA_Enabled") == "True"]
+    assert sorted(evacuated) == sorted(ha)
+    for sid in evacuated:
+        nova.servers.evacuate(sid, host="spare")
+    assert {getattr(nova.servers.get(sid), "OS-EXT-STS:task_state") for sid in evacuated} == {"rebuilding"}
+    region.sleep(11)
+    for sid in evacuated:
+        server = nova.servers.get(sid)
+        assert getattr(server, "OS-EXT-SRV-ATTR:host") == "spare" and server.status == "ACTIVE"
+    assert region.server(plain)["host"] == "c1"
+    assert "spare" in nova.aggregates.get(rack).hosts
