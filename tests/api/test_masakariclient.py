@@ -7,6 +7,7 @@ mode reads them from stdin) to keep the test fast.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shlex
@@ -16,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from shared.db import session_scope
+from shared.models import VMove
 from tests.api.conftest import use_region
+
+VMOVE = "6c1f0d3e-5a3b-4f0e-9d5e-2b8f0c9a7d11"
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
 
@@ -76,12 +81,17 @@ def test_segment_and_notification_commands(cloud):
 
     payload = json.dumps({"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
                          separators=(",", ":"))
-    (host, hosts, shown_host, updated, notification, notifications, segments), _ = batch(
+    (host, _spare, hosts, shown_host, reserved, updated, segment_shown, notification, notifications,
+     segments), _ = batch(
         cloud,
         f"segment host create compute-000 COMPUTE SSH {uuid} -f json",
+        f"segment host create compute-001 COMPUTE SSH {uuid} -f json",
+        f"segment host delete {uuid} compute-001",
         f"segment host list {uuid} -f json",
         f"segment host show {uuid} compute-000 -f json",
+        f"segment host update {uuid} compute-000 --reserved True -f json",
         f"segment update {uuid} --description changed --is_enabled False -f json",
+        f"segment show {uuid} -f json",
         f"notification create COMPUTE_HOST compute-000 2026-05-01T10:00:00 {interactive_quote(payload)} -f json",
         "notification list -f json",
         "segment list -f json",
@@ -89,18 +99,29 @@ def test_segment_and_notification_commands(cloud):
     assert host["name"] == "compute-000" and host["failover_segment_id"] == uuid
     assert [h["name"] for h in hosts] == ["compute-000"]
     assert shown_host["uuid"] == host["uuid"]
+    assert reserved["reserved"] is True
     assert updated["description"] == "changed" and updated["is_enabled"] is False
+    assert segment_shown["description"] == "changed"
     assert notification["status"] == "new" and notification["source_host_uuid"] == host["uuid"]
     assert [n["notification_uuid"] for n in notifications] == [notification["notification_uuid"]]
     assert [s["name"] for s in segments] == ["seg-cli"]
 
-    (shown, moves), output = batch(
+    with session_scope() as session:
+        session.add(VMove(uuid=VMOVE, notification_uuid=notification["notification_uuid"],
+                          instance_uuid="0d5d8c8f-3e3a-4a8f-9b0e-7a1c2d3e4f50", instance_name="vm-1",
+                          source_host="compute-000", type="evacuation", status="ongoing",
+                          created_at=dt.datetime(2026, 5, 1), deleted=0))
+    (shown, moves, move), output = batch(
         cloud,
         f"notification show {notification['notification_uuid']} -f json",
         f"notification vmove list {notification['notification_uuid']} -f json",
+        f"notification vmove show {notification['notification_uuid']} {VMOVE} -f json",
+        f"segment host delete {uuid} compute-000",
         f"segment delete {uuid}",
     )
     assert shown["recovery_workflow_details"] == []
     assert shown["payload"] == json.loads(payload)
-    assert moves == []
+    assert [m["uuid"] for m in moves] == [VMOVE]
+    assert move["server_name"] == "vm-1" and move["status"] == "ongoing"
+    assert f"Host {host['uuid']} can't be deleted as it is in-use to process notifications." in output
     assert f"Failover segment ({uuid}) can't be deleted as it is in-use to process notifications." in output
