@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,48 +62,54 @@ class RoundResult:
 
 
 def run_tick(settings: Settings | None = None) -> dict[str, Any]:
-    """Run the sampling rounds this tick calls for, unless another cycle holds the lock."""
+    """Run the sampling rounds this tick calls for, unless another cycle holds the lock.
+
+    Rounds start one ``monitoring_interval`` apart and stop half an interval before the next
+    tick is expected, so a PingSource every minute with a 15 s interval takes four samples
+    per tick while a tick period shorter than the interval takes one.
+    """
     settings = settings or get_settings()
     with single_run(LOCK_NAME) as mine:
         if not mine:
             log.info("monitor tick skipped: another monitoring cycle is running")
             return {"skipped": "another cycle is running"}
-        rounds = _plan_rounds(settings)
-        if rounds == 0:
+        period = _tick_period(settings)
+        if period == 0:
             log.info("monitor tick skipped: the previous tick was less than half an interval ago")
             return {"skipped": "duplicate tick"}
+        interval = settings.host.monitoring_interval
+        started = time.monotonic()
+        deadline = started + max(0.0, min(period or 0.0, TICK_BUDGET_SECONDS) - interval / 2)
         results = []
-        for index in range(rounds):
-            if index:
-                time.sleep(settings.host.monitoring_interval)
+        while True:
             results.append(run_round(settings).summary())
-        return {"rounds": results}
+            next_round = started + len(results) * interval
+            if next_round > deadline:
+                return {"rounds": results}
+            time.sleep(max(0.0, next_round - time.monotonic()))
 
 
-def _plan_rounds(settings: Settings) -> int:
-    """How many samples this tick takes: one per interval since the previous tick.
+def _tick_period(settings: Settings) -> float | None:
+    """Seconds since the previous tick (None for the first; 0 for a doubled tick).
 
-    The tick period is measured (the time since the previous tick), not configured, so a
-    PingSource every minute with ``monitoring_interval`` 15 s takes four samples per tick, and
-    a doubled tick that arrives right after the previous one takes none.
+    The period is measured, not configured: the PingSource schedule is the operator's, and a
+    late or missed tick only lengthens the next one's sampling.
     """
-    interval = settings.host.monitoring_interval
     with session_scope() as session:
         now = db_now(session)
         previous = session.execute(
             select(JobRun.last_run_at).where(JobRun.name == TICK_JOB).with_for_update()
         ).scalar_one_or_none()
-        if previous is not None and (now - previous).total_seconds() < interval / 2:
-            return 0
+        if previous is not None:
+            gap = (now - previous).total_seconds()
+            if gap < settings.host.monitoring_interval / 2:
+                return 0
         session.execute(
             insert(JobRun)
             .values(name=TICK_JOB, last_run_at=now)
             .on_conflict_do_update(index_elements=[JobRun.name], set_={"last_run_at": now})
         )
-    if previous is None:
-        return 1
-    gap = min((now - previous).total_seconds(), TICK_BUDGET_SECONDS + interval)
-    return max(1, math.floor(gap / interval))
+    return None if previous is None else gap
 
 
 # ---- one sampling round ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 from shared.clients import reset_clients
 from shared.db import session_scope
 from shared.events import PING_TYPE
+from shared.health.signals import read_kubernetes, read_nova
 from shared.models import HealthSample, Host, HostMonitorState, Notification, Segment
 from shared.settings import get_settings
 from tests.servers import serve_function
@@ -178,6 +179,10 @@ def monitor_rig(db, region_factory, monkeypatch, tmp_path):
         reset_clients()
         names = region.hosts
         placed = register(segments or {"segment-1": list(names)}) if register_hosts else {}
+        # Authenticate and connect once up front: a cold first cycle would stretch the first
+        # tick period and make the next ticks take several samples each.
+        read_kubernetes(get_settings())
+        read_nova(get_settings())
         served = serve_function("monitor")
         started.append((served, sink))
         return Rig(region, served.url, sink, placed)
