@@ -34,9 +34,12 @@ class Timeline:
     started: float = field(default_factory=time.monotonic)
     zero: float | None = None
     events: list[tuple[float, str]] = field(default_factory=list)
+    details: set[int] = field(default_factory=set)  # indexes shown live only, not in the summary
 
-    def add(self, text: str) -> None:
+    def add(self, text: str, detail: bool = False) -> None:
         origin = self.zero if self.zero is not None else self.started
+        if detail:
+            self.details.add(len(self.events))
         self.events.append((time.monotonic() - origin, text))
 
     def since_zero(self) -> float:
@@ -94,6 +97,15 @@ class Watcher:
                 self.timeline.add(f"{self.servers[sid]} evacuated → active on {server['host']}")
         return states
 
+    def phase(self, total: int) -> str:
+        """One line saying what Vigil is doing now."""
+        elapsed = self.timeline.since_zero()
+        if self.notification is None:
+            return f"{elapsed:5.1f}s  waiting for the monitor to notice {self.failed_host} is gone…"
+        if len(self.done) < total:
+            return f"{elapsed:5.1f}s  recovering: {len(self.done)}/{total} HA_Enabled servers running elsewhere"
+        return f"{elapsed:5.1f}s  all {total} HA_Enabled servers running elsewhere; notification {self.status}"
+
     def _notifications(self) -> None:
         try:
             found = [n for n in self.conn.instance_ha.notifications()
@@ -144,18 +156,20 @@ class Watcher:
                 key = (step["name"], detail["message"])
                 if key not in self.messages_seen:
                     self.messages_seen.add(key)
-                    self.timeline.add(f"{step['name']}: {detail['message']}")
+                    self.timeline.add(f"{step['name']}: {detail['message']}", detail=True)
 
 
 def _summary(console, timeline: Timeline, watcher: Watcher | None, states: dict, servers: dict, failed: str,
              wall: float) -> bool:
     from rich.table import Table
 
+    console.print()
     table = Table(title="Timeline (seconds after the power cut)", show_lines=False)
     table.add_column("t", justify="right")
     table.add_column("what happened")
-    for at, text in timeline.events:
-        table.add_row(f"{at:6.1f}", text)
+    for index, (at, text) in enumerate(timeline.events):
+        if index not in timeline.details:
+            table.add_row(f"{at:6.1f}", text)
     console.print(table)
     recovered = [sid for sid, s in states.items() if _recovered(s, failed)]
     ok = len(recovered) == len(servers) and bool(servers)
@@ -177,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console, Group
     from rich.live import Live
     from rich.progress import BarColumn, Progress, TextColumn
+    from rich.text import Text
 
     quiet_warnings()
     console = Console()
@@ -209,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
     watcher = None
     states: dict[str, dict] = {}
     servers: dict[str, str] = {}
+    plain: list[str] = []
     failed = ""
     try:
         with console.status("starting PostgreSQL, the simulated region, the four functions, broker and ticks…"):
@@ -233,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
             sid = local.region.boot_server(failed, name=f"ha-{i + 1}", metadata={HA_KEY: "True"})
             servers[sid] = f"ha-{i + 1}"
         for i in range(2):
-            local.region.boot_server(failed, name=f"plain-{i + 1}")
+            plain.append(local.region.boot_server(failed, name=f"plain-{i + 1}"))
         timeline.add(f"booted {args.servers} HA_Enabled servers and 2 plain ones on {failed}")
         console.print(f"booted {args.servers} HA_Enabled servers (and 2 without the key) on [bold]{failed}[/]")
 
@@ -256,6 +272,7 @@ def run(args: argparse.Namespace) -> int:
         with Live(Group(progress), console=console, refresh_per_second=8, transient=False) as live:
             while time.monotonic() < deadline:
                 states = watcher.poll()
+                live.update(Group(Text(watcher.phase(len(servers)), style="bold"), progress))
                 for sid, state in states.items():
                     percent, words = _server_stage(state, failed)
                     progress.update(tasks[sid], completed=percent, stage=words)
@@ -269,6 +286,9 @@ def run(args: argparse.Namespace) -> int:
                         break
                 time.sleep(0.5)
         states = {sid: local.region.server(sid) for sid in servers}
+        left = [sid for sid in plain if local.region.server(sid)["host"] == failed]
+        timeline.add(f"{len(left)} of {len(plain)} servers without {HA_KEY} left on {failed} "
+                     "(evacuate_all_instances=false)")
     except DevError as exc:
         print(f"vigil demo: {exc}", file=sys.stderr)
         return 2
