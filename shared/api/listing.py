@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oslo_utils import strutils
-from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy import Select, and_, false, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from shared import errors
@@ -102,11 +102,7 @@ def page(
         if key not in sort_columns:
             raise errors.InvalidSortKey(key=key)
     if marker_row is not None:
-        clauses = []
-        for i, (key, direction) in enumerate(zip(params.sort_keys, params.sort_dirs)):
-            prefix = [_equal(getattr(model, k), getattr(marker_row, k)) for k in params.sort_keys[:i]]
-            clauses.append(and_(*prefix, _after(getattr(model, key), getattr(marker_row, key), direction)))
-        query = query.where(or_(*clauses))
+        query = query.where(_after_marker(model, marker_row, params))
     order = [
         getattr(model, key).asc() if direction == "asc" else getattr(model, key).desc()
         for key, direction in zip(params.sort_keys, params.sort_dirs)
@@ -114,6 +110,23 @@ def page(
     if params.limit == 0:
         return []
     return list(session.scalars(query.order_by(*order).limit(params.limit)))
+
+
+def _after_marker(model: Any, marker_row: Any, params: ListParams):
+    """Keyset condition: a row comparison when it is exact (one direction, no NULLs), which
+    PostgreSQL answers from an index; otherwise the general OR chain."""
+    columns = [getattr(model, key) for key in params.sort_keys]
+    values = [getattr(marker_row, key) for key in params.sort_keys]
+    nullable = any(c.property.columns[0].nullable for c in columns)
+    if len(set(params.sort_dirs)) == 1 and not nullable:
+        if params.sort_dirs[0] == "asc":
+            return tuple_(*columns) > tuple_(*values)
+        return tuple_(*columns) < tuple_(*values)
+    clauses = []
+    for i, (column, value, direction) in enumerate(zip(columns, values, params.sort_dirs)):
+        prefix = [_equal(c, v) for c, v in zip(columns[:i], values[:i])]
+        clauses.append(and_(*prefix, _after(column, value, direction)))
+    return or_(*clauses)
 
 
 def _marker_row(session: Session, model: Any, marker: str, uuid_column: str) -> Any:
