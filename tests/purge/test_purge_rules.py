@@ -23,7 +23,8 @@ from shared.purge import PurgeArgumentError, check_arguments, purge
 
 
 def test_old_finished_failed_and_ignored_notifications_go_with_their_vmoves_progress_and_attempts(seed):
-    purged = [seed.notification(status, 31, children=3) for status in ("finished", "failed", "ignored")]
+    for status in ("finished", "failed", "ignored"):
+        seed.notification(status, 31, children=3)
     kept = seed.notification("finished", 29, children=3)
 
     report = purge(30, -1)
@@ -35,7 +36,6 @@ def test_old_finished_failed_and_ignored_notifications_go_with_their_vmoves_prog
     assert report.removed["vmoves"] == 9
     assert report.removed["recovery_progress"] == 9
     assert report.removed["recovery_attempts"] == 3
-    assert purged  # three distinct rows were created
 
 
 @pytest.mark.parametrize("status", ["new", "running", "error"])
@@ -135,7 +135,8 @@ def test_health_sample_retention_never_drops_what_the_monitor_reads_back(seed, p
 
 def test_max_rows_is_one_budget_across_tables_and_children_do_not_count(seed):
     segment = seed.segment("seg", deleted_days=40)
-    notifications = [seed.notification("finished", 40, children=5) for _ in range(3)]
+    for _ in range(3):
+        seed.notification("finished", 40, children=5)
     hosts = [seed.host(f"h{i}", segment, deleted_days=40) for i in range(2)]
 
     first = purge(30, 4)
@@ -152,7 +153,7 @@ def test_max_rows_is_one_budget_across_tables_and_children_do_not_count(seed):
 
     assert second.removed["hosts"] == 1 and second.removed["failover_segments"] == 1
     assert second.stopped_by is None
-    assert notifications and seed.count(Segment) == 0
+    assert seed.count(Segment) == 0
 
 
 def test_budget_is_honoured_across_many_small_batches(seed, purge_env):
