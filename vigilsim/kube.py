@@ -287,7 +287,7 @@ class Kubernetes:
             host = self.model.host(name)
             if not any(t["key"] == taint["key"] and t["effect"] == taint["effect"] for t in host.taints):
                 host.taints.append({**taint, "timeAdded": self._ts(self.model.now())})
-                self.model._bump_node(host)
+                self.model.bump_node(host)
 
     # ---- HTTP ----------------------------------------------------------------------------------
 
@@ -503,7 +503,7 @@ class Kubernetes:
         host.taints = [t if t.get("effect") != "NoExecute" or t.get("timeAdded") else {**t, "timeAdded": now}
                        for t in taints]
         host.unschedulable = bool(spec.get("unschedulable"))
-        self.model._bump_node(host)
+        self.model.bump_node(host)
         return self.node_object(host)
 
     def _leases(self, req: Request, rest: list) -> Response:

@@ -231,7 +231,7 @@ class Model:
             )
             self.hosts[name] = host
             self._host_seqs[name] = []
-            self._bump_node(host, "ADDED")
+            self.bump_node(host, "ADDED")
             return host
 
     def host(self, name: str) -> Host:
@@ -301,7 +301,7 @@ class Model:
             host.ready = "True"
             host.ready_since = self.now()
             host.taints = [t for t in host.taints if t["key"] != UNREACHABLE]
-        self._bump_node(host)
+        self.bump_node(host)
 
     def _node_grace_expired(self, host: Host, epoch: int) -> None:
         if host.kubelet_epoch != epoch or self.kubelet_alive(host):
@@ -313,9 +313,10 @@ class Model:
             {"key": UNREACHABLE, "effect": "NoSchedule", "timeAdded": stamp},
             {"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": stamp},
         ]
-        self._bump_node(host)
+        self.bump_node(host)
 
-    def _bump_node(self, host: Host, kind: str = "MODIFIED") -> None:
+    def bump_node(self, host: Host, kind: str = "MODIFIED") -> None:
+        """Record a Node change: new resourceVersion, an event for watches, wake the watchers."""
         host.node_rv = next(self._rv)
         self.resource_version = host.node_rv
         self.node_events.append((host.node_rv, kind, host.name))
@@ -403,6 +404,9 @@ class Model:
         return self.service_up(host) and not self.compute_alive(host)
 
     # ---- servers -------------------------------------------------------------------------------
+
+    def server_count(self, host_name: str) -> int:
+        return len(self._host_seqs.get(host_name, ()))
 
     def servers_on(self, host_name: str) -> list[Server]:
         return [self._by_seq[s] for s in self._host_seqs.get(host_name, ())]

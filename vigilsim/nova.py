@@ -588,7 +588,7 @@ class Nova:
                     "vcpus": host.capacity, "vcpus_used": used, "memory_mb": host.capacity * 2048,
                     "memory_mb_used": used * 2048, "local_gb": host.capacity * 20, "local_gb_used": used * 20,
                     "free_ram_mb": (host.capacity - used) * 2048, "free_disk_gb": (host.capacity - used) * 20,
-                    "current_workload": 0, "running_vms": len(model._host_seqs.get(host.name, ())),
+                    "current_workload": 0, "running_vms": model.server_count(host.name),
                     "disk_available_least": (host.capacity - used) * 20, "cpu_info": "{}",
                 })
             else:
