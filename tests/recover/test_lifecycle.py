@@ -197,3 +197,25 @@ def test_a_worker_whose_lease_expired_loses_its_final_write_to_the_new_owner(db,
     assert old.finish("error", "stale owner") is False
     assert Lease(uuid, second.owner).finish("finished", None) is True
     assert (notification(uuid).status, notification(uuid).message) == ("finished", None)
+
+
+def test_retry_after_error_counts_only_its_own_vmoves_and_finishes(cloud, recover_fn, broker):
+    region = cloud(hosts=2, host_capacity=3)
+    for _ in range(3):
+        region.boot_server("compute-001")  # the only other host is full
+    make_segment("auto", ["compute-000", "compute-001"])
+    servers = [region.boot_server(FAILED, metadata={"HA_Enabled": "True"}) for _ in range(2)]
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    row = wait_settled(uuid)
+    assert row.status == "error" and row.message.startswith("Failed to evacuate instances")
+    region.add_host("compute-009")  # capacity arrives; the sweep's one retry can now succeed
+    assert deliver(recover_fn.url, ping_event()).status_code == 200
+    row = wait_settled_as(uuid, "finished")
+    assert row.message is None
+    assert all(region.server(s)["host"] == "compute-009" for s in servers)
+    moves = vmoves(uuid)
+    assert {m.status for m in moves if m.attempt == 1} == {"failed"}
+    assert {m.status for m in moves if m.attempt == 2} == {"succeeded"}
+    error = [e for e in broker.received if e["type"].endswith("notification.process.error")]
+    assert error and error[0]["priority"] == "ERROR" and error[0].data["fault"]["exception_message"]
