@@ -28,10 +28,12 @@ def test_power_off_leads_to_a_notification_and_recovered_servers(monitor_rig):
             "name": "rack-1", "service_type": "COMPUTE", "recovery_method": "auto"}})
         assert segment.status_code < 300, segment.text
         segment_uuid = segment.json()["segment"]["uuid"]
+        host_uuids = {}
         for host in rig.region.hosts:
             created = http.post(f"{api.url}/v1/segments/{segment_uuid}/hosts", timeout=30, json={
                 "host": {"name": host, "type": "COMPUTE", "control_attributes": "SSH"}})
             assert created.status_code < 300, created.text
+            host_uuids[host] = created.json()["host"]["uuid"]
         rig.run_ticks(2)
         victims = [s["id"] for s in rig.region.servers(host="compute-001")]
         assert victims
@@ -53,6 +55,18 @@ def test_power_off_leads_to_a_notification_and_recovered_servers(monitor_rig):
             server = rig.region.server(server_id)
             assert server["host"] != "compute-001"
             assert server["vm_state"] == "active"
+
+        health = http.get(
+            f"{api.url}/v1/segments/{segment_uuid}/hosts/{host_uuids['compute-001']}/health",
+            headers={"OpenStack-API-Version": "instance-ha 1.4"}, timeout=30,
+        )
+        assert health.status_code == 200, health.text
+        view = health.json()["health"]
+        assert view["settled_state"] == "dead"
+        assert view["last_reported"] == "STOPPED/NORMAL"
+        assert view["fencing_evidence"] == "redfish:off"
+        assert view["samples"][0]["verdict"] == "down"
+        assert view["samples"][-1]["verdict"] == "up"
     finally:
         broker.stop()
         api.stop()
