@@ -110,3 +110,15 @@ def test_started_process_needs_nothing(cloud):
     uuid = notify("compute-004", "PROCESS", {"event": "STARTED", "process_name": "nova-compute"})
     assert wait_settled(uuid).status == "finished"
     assert host_row("compute-004").on_maintenance is False
+
+
+def test_crashed_guest_is_started_again(cloud):
+    region = cloud()
+    make_segment("auto", HOSTS)
+    server = region.boot_server("compute-001", metadata={"HA_Enabled": "True"})
+    region.crash_server(server)
+    uuid = vm_down("compute-001", server)
+    row = wait_settled(uuid)
+    assert (row.status, row.message) == ("finished", None)
+    assert region.server(server)["vm_state"] == "active"
+    assert region.server(server)["host"] == "compute-001"
