@@ -289,6 +289,14 @@ class Kubernetes:
                 host.taints.append({**taint, "timeAdded": self._ts(self.model.now())})
                 self.model.bump_node(host)
 
+    def remove_taint(self, name: str, key: str) -> None:
+        with self.model.lock:
+            host = self.model.host(name)
+            kept = [t for t in host.taints if t["key"] != key]
+            if len(kept) != len(host.taints):
+                host.taints = kept
+                self.model.bump_node(host)
+
     # ---- HTTP ----------------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
@@ -422,7 +430,7 @@ class Kubernetes:
             return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
         def stream():
-            with model.lock:
+            with model.lock:  # never yield while holding the lock: a slow client would stall the region
                 cursor = since
                 initial = []
                 if since == 0:
@@ -432,10 +440,12 @@ class Kubernetes:
                     expired = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                "message": f"too old resource version: {since} ({model.events_floor})",
                                "reason": "Expired", "code": 410}
-                    yield line("ERROR", expired)
-                    return
+                    initial = [line("ERROR", expired)]
+                    cursor = None
             for chunk in initial:
                 yield chunk
+            if cursor is None:
+                return
             while not stopping.is_set() and time.monotonic() < deadline:
                 with model.lock:
                     pending = model.node_events_after(cursor)

@@ -151,3 +151,14 @@ def test_kubectl_style_table_shows_not_ready_nodes(region):
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Status", "Roles", "Age", "Version"]
     status = {row["cells"][0]: row["cells"][1] for row in table["rows"]}
     assert status["compute-001"] == "NotReady" and status["compute-000"] == "Ready"
+
+
+def test_watch_from_a_forgotten_resource_version_gets_410_expired(region):
+    first = region.node("compute-000")["resource_version"]
+    for _ in range(20001):  # more changes than the region keeps for watches
+        region.taint_out_of_service("compute-000")
+        region.kubernetes.remove_taint("compute-000", "node.kubernetes.io/out-of-service")
+    reply = requests.get(f"{region.kubernetes_url}/api/v1/nodes",
+                         params={"watch": "true", "resourceVersion": first, "timeoutSeconds": "1"})
+    event = json.loads(reply.text.splitlines()[0])
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410
