@@ -367,7 +367,7 @@ def build_routes(manifests: Manifests, network: LocalNetwork) -> list[Route]:
     return routes
 
 
-class _QuietHandler(WSGIRequestHandler):
+class QuietRequestHandler(WSGIRequestHandler):
     """No access log line per event: deliveries are recorded in ``Router.records``."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
@@ -378,7 +378,7 @@ class _Server:
     """A threaded werkzeug server on 127.0.0.1 serving one WSGI app."""
 
     def __init__(self, app: Callable, port: int = 0) -> None:
-        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
+        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler)
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
