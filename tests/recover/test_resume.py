@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.recover.scenario import (
@@ -169,3 +170,19 @@ def test_an_attempt_past_its_time_budget_hands_off_and_the_resume_finishes(cloud
     assert len(attempts(uuid)) == 1
     assert [d["name"] for d in details(uuid)] == [
         "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
+
+
+@pytest.mark.parametrize("api", ["keystone", "nova"])
+def test_an_unreachable_cloud_api_ends_error_with_the_reason(cloud, api):
+    region = cloud()
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    server = region.boot_server("compute-000", metadata={"HA_Enabled": "True"})
+    region.power_off("compute-000")
+    region.set_api_down(api)
+    uuid = host_down("compute-000")
+    row = wait_settled(uuid)
+    assert row.status == "error" and row.lease_owner is None
+    assert row.message.startswith("Failed to execute host failure flow for notification")
+    assert ("authenticate" if api == "keystone" else "Nova GET /os-services failed") in row.message
+    region.set_api_down(api, down=False)
+    assert region.evacuation_count(server) == 0
