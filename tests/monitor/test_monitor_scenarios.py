@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import requests
 
 from shared.locks import single_run
 from tests.monitor.conftest import TIME_SCALE
@@ -230,3 +231,12 @@ def test_power_controller_not_answering_gives_stopped_unknown(monitor_rig, caplo
     rig.ticks_until(lambda: rig.notifications())
     assert payloads(rig) == [STOPPED_UNKNOWN]
     assert "power check of compute-002 failed" in caplog.text
+
+
+def test_events_other_than_ticks_are_acknowledged_and_ignored(monitor_rig):
+    rig = monitor_rig(hosts=2)
+    response = requests.post(rig.url, data="{}", timeout=30, headers={
+        "Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "x-1",
+        "ce-type": "com.example.unrelated", "ce-source": "/elsewhere"})
+    assert response.status_code == 200
+    assert rig.all_samples() == []

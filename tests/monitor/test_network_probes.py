@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from shared.health.probes import ProbeConfigError, load_targets
+
 SIM_NETWORK = {"manage": "management", "tenant": "tenant", "storage": "storage"}
 
 
@@ -75,3 +77,19 @@ def test_invalid_matrix_gives_no_probe_verdicts_and_the_monitor_keeps_answering(
     assert {s.verdict for s in rig.all_samples()} == {"none"}
     assert rig.notifications() == []
     assert "matrix[0].health must list 2 values" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("compute-000: {mgmt: '10.0.0.1:22'}\n", "compute-000.mgmt is not one of"),
+        ("compute-000: {manage: '10.0.0.1'}\n", "must be address:port"),
+        ("compute-000: [manage]\n", "must map networks to address:port"),
+        ("[1, 2]\n", "expected a mapping"),
+    ],
+)
+def test_malformed_probe_targets_file_is_rejected_with_a_clear_message(tmp_path, content, message):
+    path = tmp_path / "targets.yaml"
+    path.write_text(content)
+    with pytest.raises(ProbeConfigError, match=message):
+        load_targets(str(path))
