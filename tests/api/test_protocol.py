@@ -209,17 +209,25 @@ def test_extensions(api):
 
 
 @pytest.fixture
-def denied(tmp_path, monkeypatch, api):
-    """An operator policy file denying segment creation and index (noauth callers are admin)."""
-    path = tmp_path / "policy.yaml"
-    path.write_text('"os_masakari_api:segments:create": "!"\n"os_masakari_api:segments:index": "!"\n')
-    monkeypatch.setenv("VIGIL_POLICY_FILE", str(path))
+def policy_file(tmp_path, monkeypatch, api):
+    """Write an operator policy file and point VIGIL_POLICY_FILE at it."""
     from shared.settings import get_settings
 
-    get_settings.cache_clear()
+    def write(text: str) -> None:
+        path = tmp_path / "policy.yaml"
+        path.write_text(text)
+        monkeypatch.setenv("VIGIL_POLICY_FILE", str(path))
+        get_settings.cache_clear()
+        policy.reset()
+
+    yield write
     policy.reset()
-    yield
-    policy.reset()
+
+
+@pytest.fixture
+def denied(policy_file):
+    """Segment creation and index denied (noauth callers are admin)."""
+    policy_file('"os_masakari_api:segments:create": "!"\n"os_masakari_api:segments:index": "!"\n')
 
 
 def test_policy_file_denies_with_403(api, denied):
@@ -276,19 +284,10 @@ def test_links_follow_the_forwarded_scheme(api):
     assert r.json()["versions"][0]["links"][0]["href"].startswith("https://")
 
 
-def test_unexpected_failure_is_500_masakari_fault(api, tmp_path, monkeypatch):
+def test_unexpected_failure_is_500_masakari_fault(api, policy_file):
     """A policy file the operator broke makes every rule check fail unexpectedly."""
-    from shared.settings import get_settings
-
-    path = tmp_path / "policy.yaml"
-    path.write_text("os_masakari_api:segments:index: [unbalanced\n")
-    monkeypatch.setenv("VIGIL_POLICY_FILE", str(path))
-    get_settings.cache_clear()
-    policy.reset()
-    try:
-        r = api.get("/v1/segments")
-    finally:
-        policy.reset()
+    policy_file("os_masakari_api:segments:index: [unbalanced\n")
+    r = api.get("/v1/segments")
     assert r.status_code == 500
     fault = r.json()["masakariFault"]
     assert fault["code"] == 500 and fault["message"].startswith("Unexpected API Error.")
