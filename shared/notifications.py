@@ -51,7 +51,8 @@ def validate_payload(notification_type: str, payload: dict[str, Any]) -> None:
     validate(PAYLOAD_MODELS[notification_type], payload)
 
 
-def _event_data(row: Notification, with_id: bool = True) -> dict[str, Any]:
+def event_data(row: Notification, with_id: bool = True) -> dict[str, Any]:
+    """``NotificationApiPayload`` fields (events.md §3.3) of a notification row."""
     data = {
         "notification_uuid": row.notification_uuid,
         "generated_time": row.generated_time,
@@ -118,7 +119,7 @@ def create_notification(data: dict[str, Any], source: str = "api") -> dict[str, 
                 deleted=0,
             )
             events.emit("notification.create.start", source, row.notification_uuid,
-                        _event_data(row, with_id=False))
+                        event_data(row, with_id=False))
             started = True
             session.add(row)
             session.flush()
@@ -127,9 +128,9 @@ def create_notification(data: dict[str, Any], source: str = "api") -> dict[str, 
     except Exception as exc:
         if started and row is not None:
             events.emit("notification.create.error", source, row.notification_uuid,
-                        _event_data(row, with_id=False), fault=exc)
+                        event_data(row, with_id=False), fault=exc)
         raise
-    events.emit("notification.create.end", source, row.notification_uuid, _event_data(row))
+    events.emit("notification.create.end", source, row.notification_uuid, event_data(row))
     try:
         events.publish_recovery_trigger(row.notification_uuid, row.type, "created", source)
     except events.PublishError as exc:
