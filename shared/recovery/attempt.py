@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import select
+
 from shared import events
 from shared.db import session_scope
 from shared.models import Notification
 from shared.recovery import flows
 from shared.recovery.context import HandOff, RecoveryContext
 from shared.recovery.lifecycle import REASONS, Claim, Lease, LeaseLost, Skip, claim
-from sqlalchemy import select
 
 log = logging.getLogger(__name__)
 

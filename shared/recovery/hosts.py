@@ -13,7 +13,7 @@ from sqlalchemy import select
 from shared import events
 from shared.db import session_scope, utcnow
 from shared.models import Host, Segment
-from shared.recovery.lifecycle import _host_dict
+from shared.recovery.lifecycle import host_payload
 
 
 def _candidates(segment_uuid: str):
@@ -42,11 +42,11 @@ def claim_reserved_host(segment_uuid: str) -> dict[str, Any] | None:
         if host is None:
             return None
         segment = session.scalar(select(Segment).where(Segment.uuid == segment_uuid))
-        events.emit("host.update.start", "recover", host.uuid, _host_dict(host, segment))
+        events.emit("host.update.start", "recover", host.uuid, host_payload(host, segment))
         host.reserved = False
         host.updated_at = utcnow()
         session.flush()
-        claimed = _host_dict(host, segment)
+        claimed = host_payload(host, segment)
     events.emit("host.update.end", "recover", claimed["uuid"], claimed)
     return claimed
 
@@ -60,11 +60,11 @@ def mark_on_maintenance(host_uuid: str, clear_reserved: bool) -> None:
         if host.on_maintenance and not (clear_reserved and host.reserved):
             return
         segment = session.scalar(select(Segment).where(Segment.uuid == host.failover_segment_id))
-        events.emit("host.update.start", "recover", host.uuid, _host_dict(host, segment))
+        events.emit("host.update.start", "recover", host.uuid, host_payload(host, segment))
         host.on_maintenance = True
         if clear_reserved:
             host.reserved = False
         host.updated_at = utcnow()
         session.flush()
-        changed = _host_dict(host, segment)
+        changed = host_payload(host, segment)
     events.emit("host.update.end", "recover", changed["uuid"], changed)

@@ -33,7 +33,7 @@ def db_now():
     return func.timezone("utc", func.now())
 
 
-def _seconds(value: float) -> Any:
+def interval_seconds(value: float) -> Any:
     return func.make_interval(0, 0, 0, 0, 0, 0, value)
 
 
@@ -153,7 +153,7 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
             .values(
                 status="running",
                 lease_owner=owner,
-                lease_expires_at=db_now() + _seconds(settings.recovery_lease_seconds),
+                lease_expires_at=db_now() + interval_seconds(settings.recovery_lease_seconds),
                 updated_at=db_now(),
                 retried=or_(Notification.retried, literal(reason == "retry")),
             )
@@ -173,12 +173,12 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
             attempt=int(won.attempt or 0),
             generated_time=row.generated_time,
             id=row.id,
-            host=_host_dict(host, segment) if host is not None else {},
-            segment=_segment_dict(segment) if segment is not None else {},
+            host=host_payload(host, segment) if host is not None else {},
+            segment=segment_payload(segment) if segment is not None else {},
         )
 
 
-def _segment_dict(segment: Segment) -> dict[str, Any]:
+def segment_payload(segment: Segment) -> dict[str, Any]:
     return {
         "id": segment.id,
         "uuid": segment.uuid,
@@ -190,12 +190,12 @@ def _segment_dict(segment: Segment) -> dict[str, Any]:
     }
 
 
-def _host_dict(host: Host, segment: Segment | None) -> dict[str, Any]:
+def host_payload(host: Host, segment: Segment | None) -> dict[str, Any]:
     return {
         "id": host.id,
         "uuid": host.uuid,
         "name": host.name,
-        "failover_segment": _segment_dict(segment) if segment is not None else None,
+        "failover_segment": segment_payload(segment) if segment is not None else None,
         "type": host.type,
         "reserved": host.reserved,
         "control_attributes": host.control_attributes,
@@ -227,7 +227,7 @@ class Lease:
                 count = session.execute(
                     update(Notification)
                     .where(self._owned())
-                    .values(lease_expires_at=db_now() + _seconds(settings.recovery_lease_seconds))
+                    .values(lease_expires_at=db_now() + interval_seconds(settings.recovery_lease_seconds))
                 ).rowcount
         except Exception:  # a database blip: the lease still has time, try again next beat
             log.warning("lease renewal for %s failed", self.notification_uuid, exc_info=True)
@@ -285,7 +285,7 @@ class Lease:
                 .where(self._owned())
                 .values(
                     lease_owner=None,
-                    lease_expires_at=db_now() - _seconds(1),
+                    lease_expires_at=db_now() - interval_seconds(1),
                     updated_at=db_now(),
                 )
             ).rowcount

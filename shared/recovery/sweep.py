@@ -16,7 +16,7 @@ from shared import events
 from shared.db import session_scope
 from shared.locks import claim_interval, single_run
 from shared.models import Notification
-from shared.recovery.lifecycle import _seconds, db_now
+from shared.recovery.lifecycle import db_now, interval_seconds
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def retry_unfinished() -> dict[str, int]:
             .where(Notification.status == "error", Notification.retried.is_(True))
             .values(status="failed", updated_at=db_now())
         ).rowcount
-    stale = db_now() - _seconds(settings.retry_notification_new_status_interval)
+    stale = db_now() - interval_seconds(settings.retry_notification_new_status_interval)
     rows = _select(
         or_(
             and_(Notification.status == "error", Notification.retried.is_(False)),
@@ -91,7 +91,8 @@ def expire_old() -> dict[str, int]:
             update(Notification)
             .where(
                 Notification.status.in_(("new", "running", "error")),
-                Notification.generated_time < db_now() - _seconds(settings.notifications_expired_interval),
+                Notification.generated_time
+                < db_now() - interval_seconds(settings.notifications_expired_interval),
                 Notification.deleted == 0,
             )
             .values(
