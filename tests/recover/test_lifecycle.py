@@ -9,7 +9,7 @@ import time
 from sqlalchemy import update
 
 from shared.db import session_scope, utcnow
-from shared.models import Notification
+from shared.models import Notification, Segment
 from tests.recover.scenario import (
     deliver, details, host_down, make_segment, notification, notify, ping_event, trigger_event,
     vmoves, wait_settled,
@@ -219,3 +219,20 @@ def test_retry_after_error_counts_only_its_own_vmoves_and_finishes(cloud, recove
     assert {m.status for m in moves if m.attempt == 2} == {"succeeded"}
     error = [e for e in broker.received if e["type"].endswith("notification.process.error")]
     assert error and error[0]["priority"] == "ERROR" and error[0].data["fault"]["exception_message"]
+
+
+def test_sweep_retry_of_a_notification_whose_segment_was_disabled_is_ignored(cloud, recover_fn, broker):
+    region = cloud()
+    segment_uuid = make_segment("reserved_host", HOSTS)
+    region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "error"
+    events_before = len(broker.types(uuid))
+    with session_scope() as session:
+        session.execute(update(Segment).where(Segment.uuid == segment_uuid).values(enabled=False))
+    assert deliver(recover_fn.url, ping_event()).status_code == 200
+    row = wait_settled_as(uuid, "ignored")
+    assert row.message == "Recovery aboart: the segment HA is disabled."
+    later = broker.types(uuid)[events_before:]
+    assert not [t for t in later if t.startswith("notification.process")]
