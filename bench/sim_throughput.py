@@ -121,8 +121,8 @@ def main() -> int:
     try:
         nova_url = info["nova"]
         auth = token(info["keystone"])
-        print(f"region: {args.hosts} hosts, {args.hosts * args.servers_per_host} servers, pinned to core "
-              f"{region_core}; ready in {boot:.1f} s (process start included)")
+        print(f"region: {args.hosts} hosts, {args.hosts * args.servers_per_host} servers, process pinned to cores "
+              f"{sorted(os.sched_getaffinity(proc.pid))}; ready in {boot:.1f} s (process start included)")
         rss = int(open(f"/proc/{proc.pid}/status").read().split("VmRSS:")[1].split()[0]) // 1024
         print(f"region resident memory: {rss} MiB")
         rng = random.Random(7)
