@@ -28,7 +28,6 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names
     body: bytes
-    api: str = ""
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -89,7 +88,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 
 class HttpServer:
-    """Serves ``dispatch(prefix, request)`` on 127.0.0.1; ``prefixes`` maps path prefix → api name."""
+    """Serves ``dispatch(request) -> Response`` on 127.0.0.1, one thread per connection."""
 
     def __init__(self, dispatch: Callable[[Request], Response], port: int = 0, date_header=None):
         outer = self
