@@ -352,3 +352,35 @@ def test_a_failing_reserved_host_makes_way_for_the_next_one_and_the_notification
         ("PrepareHAEnabledInstancesTask", "SUCCESS"), ("EvacuateInstancesTask", "SUCCESS")]
     assert {m.status for m in vmoves(uuid) if m.attempt == 2} == {"succeeded"}
     assert host_row("compute-004").reserved is False and host_row("compute-005").reserved is False
+
+
+def test_progress_reads_back_through_the_api_in_masakaris_format(cloud, monkeypatch):
+    """GET /v1/notifications/{id} at 1.1 returns the rows recovery wrote (recovery.md §14)."""
+    import re
+
+    import requests
+
+    from shared.settings import get_settings
+    from tests.servers import serve_function
+
+    region = cloud()
+    monkeypatch.setenv("VIGIL_AUTH_STRATEGY", "noauth")
+    get_settings.cache_clear()
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "finished"
+    api = serve_function("api")
+    try:
+        reply = requests.get(f"{api.url}/v1/notifications/{uuid}",
+                             headers={"OpenStack-API-Version": "instance-ha 1.1"}, timeout=10)
+    finally:
+        api.stop()
+    assert reply.status_code == 200, reply.text
+    flow = reply.json()["notification"]["recovery_workflow_details"]
+    assert [d["name"] for d in flow] == [
+        "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
+    entry = flow[0]["progress_details"][0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", entry["timestamp"])
+    assert entry["progress"] == "0.0" and flow[0]["progress"] == 1.0 and flow[0]["state"] == "SUCCESS"
