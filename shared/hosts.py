@@ -90,16 +90,15 @@ def _find(session: Session, segment_id: str, host_id: str, strict_uuid: bool = F
 
 def list_hosts(session: Session, segment_id: str, args: Any) -> list[dict[str, Any]]:
     params = listing.list_params(args)
-    query = select(Host).where(Host.deleted == 0)
-    for name in ("type", "name"):
+    segment = segments.find(session, segment_id)
+    query = select(Host).where(Host.deleted == 0, Host.failover_segment_id == segment.uuid)
+    for name in ("name", "type"):
         if name in args:
             query = query.where(getattr(Host, name) == args.get(name))
-    for name in ("reserved", "on_maintenance"):
+    for name in ("on_maintenance", "reserved"):
         value = listing.bool_filter(args, name)
         if value is not None:
             query = query.where(getattr(Host, name).is_(value))
-    segment = segments.find(session, segment_id)
-    query = query.where(Host.failover_segment_id == segment.uuid)
     return [view(row, segment) for row in listing.page(session, Host, query, params, SORT_KEYS)]
 
 

@@ -36,33 +36,35 @@ def int_param(name: str, raw: str) -> int:
 
 
 def list_params(args: Any) -> ListParams:
-    """Parse ``limit``, ``marker``, ``sort_key``, ``sort_dir`` from a werkzeug MultiDict."""
+    """Read ``limit``, ``marker``, ``sort_key``, ``sort_dir`` from a werkzeug MultiDict.
+
+    Only ``limit`` is checked here; like Masakari, the sort parameters are checked when the
+    page is read (after the filters), see ``sort_order``.
+    """
     max_limit = get_settings().osapi_max_limit
     limit = max_limit
     if "limit" in args:
         limit = min(int_param("limit", args.get("limit")), max_limit)
     marker = args.get("marker") if "marker" in args else None
-    keys = args.getlist("sort_key")
-    dirs = args.getlist("sort_dir")
-    for direction in dirs:
+    return ListParams(limit, marker, args.getlist("sort_key"), args.getlist("sort_dir"))
+
+
+def sort_order(params: ListParams) -> tuple[list[str], list[str]]:
+    """Keys and directions with the defaults and tie-breakers applied (api.md §7)."""
+    for direction in params.sort_dirs:
         if direction not in ("asc", "desc"):
             raise errors.InvalidInput(reason="Unknown sort direction, must be 'asc' or 'desc'")
-    if not keys:
-        keys = ["created_at"]
-    if not dirs:
-        dirs = ["desc"]
-    default_dir = dirs[0]
-    dirs = list(dirs)
+    keys = list(params.sort_keys) or ["created_at"]
+    dirs = list(params.sort_dirs) or ["desc"]
     if len(dirs) > len(keys):
         raise errors.InvalidInput(reason="Sort direction size exceeds sort key size")
-    while len(dirs) < len(keys):
-        dirs.append(default_dir)
-    keys = list(keys)
+    default_dir = dirs[0]
+    dirs += [default_dir] * (len(keys) - len(dirs))
     for key in ("created_at", "id"):
         if key not in keys:
             keys.append(key)
             dirs.append(default_dir)
-    return ListParams(limit, marker, keys, dirs)
+    return keys, dirs
 
 
 def bool_filter(args: Any, name: str) -> bool | None:
@@ -94,36 +96,36 @@ def page(
     sort_columns: set[str],
     uuid_column: str = "uuid",
 ) -> list[Any]:
-    """Apply sort order, marker and limit to ``query`` (live rows of ``model``)."""
+    """Apply sort order, marker and limit to ``query`` (live rows of ``model``).
+
+    Checks in Masakari's order: sort directions, marker, sort keys.
+    """
+    keys, dirs = sort_order(params)
     marker_row = None
     if params.marker is not None:
         marker_row = _marker_row(session, model, params.marker, uuid_column)
-    for key in params.sort_keys:
+    for key in keys:
         if key not in sort_columns:
             raise errors.InvalidSortKey(key=key)
+    columns = [getattr(model, key) for key in keys]
     if marker_row is not None:
-        query = query.where(_after_marker(model, marker_row, params))
-    order = [
-        getattr(model, key).asc() if direction == "asc" else getattr(model, key).desc()
-        for key, direction in zip(params.sort_keys, params.sort_dirs)
-    ]
+        query = query.where(_after_marker(columns, [getattr(marker_row, k) for k in keys], dirs))
     if params.limit == 0:
         return []
+    order = [c.asc() if d == "asc" else c.desc() for c, d in zip(columns, dirs)]
     return list(session.scalars(query.order_by(*order).limit(params.limit)))
 
 
-def _after_marker(model: Any, marker_row: Any, params: ListParams):
+def _after_marker(columns: list, values: list, dirs: list[str]):
     """Keyset condition: a row comparison when it is exact (one direction, no NULLs), which
     PostgreSQL answers from an index; otherwise the general OR chain."""
-    columns = [getattr(model, key) for key in params.sort_keys]
-    values = [getattr(marker_row, key) for key in params.sort_keys]
     nullable = any(c.property.columns[0].nullable for c in columns)
-    if len(set(params.sort_dirs)) == 1 and not nullable:
-        if params.sort_dirs[0] == "asc":
+    if len(set(dirs)) == 1 and not nullable:
+        if dirs[0] == "asc":
             return tuple_(*columns) > tuple_(*values)
         return tuple_(*columns) < tuple_(*values)
     clauses = []
-    for i, (column, value, direction) in enumerate(zip(columns, values, params.sort_dirs)):
+    for i, (column, value, direction) in enumerate(zip(columns, values, dirs)):
         prefix = [_equal(c, v) for c, v in zip(columns[:i], values[:i])]
         clauses.append(and_(*prefix, _after(column, value, direction)))
     return or_(*clauses)

@@ -239,3 +239,8 @@ def test_slow_nova_is_503_after_the_upstream_timeout(api, nova, segment, monkeyp
     finally:
         nova.inject_faults("nova")
     assert r.status_code == 503
+
+
+def test_unknown_segment_is_404_before_filter_errors(api, nova):
+    r = api.get(f"/v1/segments/{UUID}/hosts?reserved=maybe")
+    assert r.status_code == 404

@@ -268,3 +268,10 @@ def test_unknown_key_is_reported_before_missing_ones_on_create(api):
     r = api.post("/v1/segments", {"segment": {"enabled": False}}, version="1.1")
     assert message(r) == ("Invalid input for field/attribute segment. Value: {'enabled': False}. "
                           "Additional properties are not allowed ('enabled' was unexpected)")
+
+
+def test_filter_errors_come_before_sort_errors(api):
+    r = api.get("/v1/segments?sort_dir=sideways&enabled=maybe")
+    assert message(r).startswith("Invalid value for enabled:")
+    r = api.get("/v1/segments?sort_dir=sideways&limit=x")
+    assert message(r) == "Invalid input received: limit must be an integer"
