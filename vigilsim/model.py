@@ -574,14 +574,15 @@ class Model:
         migration.updated = now
         server.updated = now
         server.task_state = None
-        if server.id not in self.servers:
-            return
         if dest is None:
             server.vm_state = "error"
             migration.status = "error"
             return
-        self.hosts[dest].used_vcpus -= FLAVORS[server.flavor]["vcpus"]  # the claim becomes usage
-        self._move(server, dest)
+        self.hosts[dest].used_vcpus -= FLAVORS[server.flavor]["vcpus"]  # the claim is released…
+        if server.id not in self.servers:
+            migration.status = "cancelled"
+            return
+        self._move(server, dest)  # …and becomes usage on the target
         migration.dest = dest
         migration.status = "done"
         self._done_evacuations[migration.source] = self._done_evacuations.get(migration.source, 0) + 1
@@ -616,9 +617,10 @@ class Model:
     def _finish_live_migration(self, server: Server, migration: Migration, dest: str) -> None:
         server.task_state = None
         server.updated = migration.updated = self.now()
-        if server.id not in self.servers:
-            return
         self.hosts[dest].used_vcpus -= FLAVORS[server.flavor]["vcpus"]
+        if server.id not in self.servers:
+            migration.status = "cancelled"
+            return
         self._move(server, dest)
         migration.status = "completed"
 
