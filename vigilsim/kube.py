@@ -19,6 +19,7 @@ from vigilsim.model import Host, Model
 
 
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+STATUS_REPORT = 300.0  # cloud s between the kubelet's full Node status posts (nodeStatusReportFrequency)
 _REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
             409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType", 422: "Invalid"}
 
@@ -193,15 +194,31 @@ class Kubernetes:
         self.model = model
         self.region = region
         self.token = "vigil-sim-token"
+        self._node_cache: dict[str, tuple] = {}
 
     # ---- objects -------------------------------------------------------------------------------
 
     def _ts(self, cloud_seconds: float) -> str:
         return self.model.clock.stamp(cloud_seconds)
 
+    def status_heartbeat(self, host: Host) -> float:
+        """When the kubelet last posted Node status: every STATUS_REPORT seconds (and on start);
+        in between only its Lease is renewed, as with nodeStatusReportFrequency."""
+        renewed = self.model.last_renew(host)
+        return max(host.kubelet_since, renewed - (renewed - host.kubelet_since) % STATUS_REPORT)
+
+    def node_json(self, host: Host) -> bytes:
+        """A list item, serialised; cached until the Node changes or the kubelet posts status again."""
+        key = (host.node_rv, self.status_heartbeat(host), host.ready)
+        cached = self._node_cache.get(host.name)
+        if cached is None or cached[0] != key:
+            data = json.dumps(self.node_object(host, list_item=True), separators=(",", ":")).encode()
+            cached = self._node_cache[host.name] = (key, data)
+        return cached[1]
+
     def node_object(self, host: Host, list_item: bool = False) -> dict:
         model = self.model
-        renewed = model.last_renew(host)
+        renewed = self.status_heartbeat(host)
         ready = host.ready
         if ready == "True":
             condition = {"type": "Ready", "status": "True", "reason": "KubeletReady",
@@ -390,8 +407,9 @@ class Kubernetes:
                 meta["remainingItemCount"] = len(hosts) - start - limit
             if _wants_table(req):
                 return Response.json(200, self.node_table(page, meta))
-            items = [self.node_object(h, list_item=True) for h in page]
-            return Response.json(200, {"kind": "NodeList", "apiVersion": "v1", "metadata": meta, "items": items})
+            head = json.dumps({"kind": "NodeList", "apiVersion": "v1", "metadata": meta}, separators=(",", ":"))
+            body = head[:-1].encode() + b',"items":[' + b",".join(self.node_json(h) for h in page) + b"]}"
+            return Response(200, body, {"Content-Type": "application/json"})
 
     def node_table(self, hosts: list, meta: dict) -> dict:
         """The server-side table kubectl asks for (``Accept: ...;as=Table``): NAME STATUS ROLES AGE VERSION."""
