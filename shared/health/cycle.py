@@ -10,6 +10,8 @@ import datetime as dt
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,8 +175,31 @@ def _save_hold(session: Session, hold: dict[str, Any], now: dt.datetime) -> None
 
 
 def _read_signals(settings: Settings, names: list[str]):
-    nodes, _ = read_kubernetes(settings)
-    services = read_nova(settings)
+    """Kubernetes and Nova read side by side, each within twice ``api_timeout`` overall.
+
+    The clients retry on their own (urllib3 and keystoneauth), so a hung API could otherwise
+    hold a cycle for several timeouts; past the deadline the channel counts as unreachable
+    and the stray request finishes in the background.
+    """
+    deadline = time.monotonic() + 2 * settings.safety.api_timeout
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-read")
+    try:
+        reads = {
+            "kubernetes": pool.submit(read_kubernetes, settings),
+            "nova": pool.submit(read_nova, settings),
+        }
+        results = {}
+        for channel, future in reads.items():
+            try:
+                results[channel] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout as exc:
+                raise ChannelUnavailable(
+                    channel, f"no answer within {2 * settings.safety.api_timeout:g} s"
+                ) from exc
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    nodes, _ = results["kubernetes"]
+    services = results["nova"]
     networks = None
     try:
         networks = probes.probe_networks(settings, [n for n in names if n in nodes])

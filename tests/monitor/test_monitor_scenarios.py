@@ -240,3 +240,13 @@ def test_events_other_than_ticks_are_acknowledged_and_ignored(monitor_rig):
         "ce-type": "com.example.unrelated", "ce-source": "/elsewhere"})
     assert response.status_code == 200
     assert rig.all_samples() == []
+
+
+def test_hung_kubernetes_api_drops_the_cycle_at_twice_the_api_timeout(monitor_rig):
+    rig = monitor_rig(hosts=2, env={"VIGIL_SAFETY__API_TIMEOUT": "0.4"})
+    rig.region.inject_faults("kubernetes", timeout_rate=1.0)
+    rig.tick()
+    (event,) = rig.sink.of_type("monitor.gate.partition")
+    # The client's own retries (4 × 0.4 s) would take longer: the cycle's deadline decided.
+    assert event["data"]["reason"] == "kubernetes unreachable: no answer within 0.8 s"
+    assert rig.all_samples() == []
