@@ -384,3 +384,16 @@ def test_progress_reads_back_through_the_api_in_masakaris_format(cloud, monkeypa
     entry = flow[0]["progress_details"][0]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", entry["timestamp"])
     assert entry["progress"] == "0.0" and flow[0]["progress"] == 1.0 and flow[0]["state"] == "SUCCESS"
+
+
+def test_nova_between_2_11_and_2_52_is_forced_down_through_the_legacy_call(cloud):
+    region = cloud(max_microversion="2.30")
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "finished", notification(uuid).message
+    assert ("nova", "PUT", "/v2.1/os-services/force-down") in [r[:3] for r in region.request_log]
+    service = region.service(FAILED)
+    assert service["forced_down"] is True and service["status"] == "disabled"
+    assert region.server(server)["host"] != FAILED
