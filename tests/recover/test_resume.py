@@ -186,3 +186,27 @@ def test_an_unreachable_cloud_api_ends_error_with_the_reason(cloud, api):
     assert ("authenticate" if api == "keystone" else "Nova GET /os-services failed") in row.message
     region.set_api_down(api, down=False)
     assert region.evacuation_count(server) == 0
+
+
+def test_the_same_trigger_at_two_recover_processes_at_once_evacuates_each_server_once(cloud, recover_fn):
+    region = cloud(time_scale=50)
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(10)]
+    region.power_off("compute-000")
+    proc, url = start_recover_process({**os.environ, "VIGIL_SINK": "http://127.0.0.1:9/"})
+    try:
+        uuid = host_down("compute-000")
+        event = trigger_event(uuid)
+        senders = [threading.Thread(target=lambda u=u, m=m: _swallow(lambda: deliver(u, event, m)))
+                   for u in (url, recover_fn.url) for m in ("binary", "structured", "binary")]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join(60)
+        row = wait_settled(uuid)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert (row.status, row.message) == ("finished", None)
+    assert [region.evacuation_count(s) for s in servers] == [1] * 10
+    assert len(vmoves(uuid)) == 10 and len(attempts(uuid)) == 1
