@@ -88,3 +88,17 @@ def test_cache_can_be_disabled(keystone, served, monkeypatch):
 def test_healthcheck_and_root_need_no_token(keystone, served):
     assert client(served).get("/healthcheck").status_code == 200
     assert client(served).get("/").status_code == 200
+
+
+def test_cached_validation_ends_with_the_token(db, served, region_factory, monkeypatch, noauth):
+    import time
+
+    region = region_factory(hosts=1, time_scale=1, token_ttl=2)
+    monkeypatch.setenv("VIGIL_AUTH_STRATEGY", "keystone")
+    use_region(monkeypatch, region)
+    admin = client(served, region.issue_token(admin=True))
+    assert admin.get("/v1/segments").status_code == 200
+    region.set_api_down("keystone")
+    assert admin.get("/v1/segments").status_code == 200  # from the cache
+    time.sleep(3)
+    assert admin.get("/v1/segments").status_code == 503  # expired: Keystone must be asked again
