@@ -39,11 +39,18 @@ class StatementCounter:
     def __init__(self, engine):
         self.count = 0
         self.commits = 0
+        self.seconds = 0.0
+        self._started = 0.0
         event.listen(engine, "before_cursor_execute", self._seen)
+        event.listen(engine, "after_cursor_execute", self._done)
         event.listen(engine, "commit", self._committed)
 
     def _seen(self, *args) -> None:
         self.count += 1
+        self._started = time.perf_counter()
+
+    def _done(self, *args) -> None:
+        self.seconds += time.perf_counter() - self._started
 
     def _committed(self, *args) -> None:
         self.commits += 1
@@ -105,11 +112,13 @@ def bench_cycle(url: str, hosts: int, cycles: int) -> None:
         settings = get_settings()
         for number in range(1, cycles + 1):
             counter.count = counter.commits = 0
+            counter.seconds = 0.0
             started = time.perf_counter()
             result = run_round(settings)
             wall = time.perf_counter() - started
             print(f"cycle {number} at {hosts} hosts: {wall:.2f} s wall, {counter.count} database "
-                  f"statements + {counter.commits} commits, {result.samples} samples, "
+                  f"statements + {counter.commits} commits ({counter.seconds:.2f} s in statements), "
+                  f"{result.samples} samples, "
                   f"dropped={result.dropped}")
         started = time.perf_counter()
         read_kubernetes(settings)
