@@ -98,3 +98,13 @@ def test_sdk_paging_uses_integer_markers(keystone):
         ha.create_segment(name=f"seg-{i}", recovery_method="auto", service_type="COMPUTE")
     assert sorted(s.name for s in ha.segments(limit=2)) == [f"seg-{i}" for i in range(5)]
     assert sorted(s.name for s in ha.segments(paginated=True, limit=2)) == [f"seg-{i}" for i in range(5)]
+
+
+def test_endpoint_with_project_id(keystone, served):
+    conn = openstack.connect(cloud="vigil-sim")
+    project = conn.current_project_id
+    ha = openstack.connect(cloud="vigil-sim",
+                           instance_ha_endpoint_override=f"{served.url}/v1/{project}").instance_ha
+    segment = ha.create_segment(name="seg-project", recovery_method="auto", service_type="COMPUTE")
+    assert [s.uuid for s in ha.segments()] == [segment.uuid]
+    assert ha.get_segment(segment.uuid).name == "seg-project"
