@@ -210,3 +210,20 @@ def test_the_same_trigger_at_two_recover_processes_at_once_evacuates_each_server
     assert (row.status, row.message) == ("finished", None)
     assert [region.evacuation_count(s) for s in servers] == [1] * 10
     assert len(vmoves(uuid)) == 10 and len(attempts(uuid)) == 1
+
+
+def test_an_expired_token_is_renewed_once_and_recovery_goes_on(cloud):
+    region = cloud(token_ttl=300)  # 300 cloud seconds: 1.5 real seconds at time scale 200
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    first = region.boot_server("compute-000", metadata={"HA_Enabled": "True"})
+    second = region.boot_server("compute-001", metadata={"HA_Enabled": "True"})
+    region.power_off("compute-000")
+    assert wait_settled(host_down("compute-000")).status == "finished"
+    time.sleep(2)  # the session's token is now expired in the cloud
+    region.power_off("compute-001")
+    row = wait_settled(host_down("compute-001"))
+    assert (row.status, row.message) == ("finished", None)
+    assert region.server(first)["host"] != "compute-000" and region.server(second)["host"] != "compute-001"
+    logins = [r for r in region.request_log if r[:3] == ("keystone", "POST", "/v3/auth/tokens")]
+    assert len(logins) == 2
+    assert ("nova", 401) in [(r[0], r[3]) for r in region.request_log]
