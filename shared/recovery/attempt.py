@@ -10,6 +10,7 @@ from sqlalchemy import select
 from shared import events
 from shared.db import session_scope
 from shared.models import Notification
+from shared.notifications import event_data
 from shared.recovery import flows
 from shared.recovery.context import HandOff, RecoveryContext
 from shared.recovery.lifecycle import REASONS, Claim, Lease, LeaseLost, Skip, claim
@@ -38,15 +39,7 @@ def _notification_payload(notification_uuid: str) -> dict[str, Any]:
         row = session.scalar(
             select(Notification).where(Notification.notification_uuid == notification_uuid)
         )
-        return {
-            "id": row.id,
-            "notification_uuid": row.notification_uuid,
-            "generated_time": row.generated_time,
-            "source_host_uuid": row.source_host_uuid,
-            "type": row.type,
-            "payload": row.payload,
-            "status": row.status,
-        }
+        return event_data(row)
 
 
 def handle_trigger(data: Any) -> str:
