@@ -13,12 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from shared.db import session_scope, utcnow
 from shared.models import VMove
 from shared.recovery.context import HandOff, RecoveryContext
-from shared.recovery.lifecycle import LeaseLost
+from shared.recovery.lifecycle import Lease, LeaseLost
 from shared.recovery.nova import NovaError, hypervisor, power_state, task_state, vm_state
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,19 @@ def attempt_vmoves(notification_uuid: str, attempt: int) -> list[VMove]:
         )
 
 
-def set_vmove(vmove_id: int, **values: Any) -> None:
+def set_vmove(vmove_id: int, lease: Lease, **values: Any) -> None:
+    """Write a vmove only while ``lease`` is still ours, so a worker that lost its claim (paused
+    past its lease while another took over) can neither record nor start an evacuation."""
     values.setdefault("updated_at", utcnow())
     with session_scope() as session:
-        session.execute(update(VMove).where(VMove.id == vmove_id).values(**values))
+        written = session.execute(
+            update(VMove)
+            .where(VMove.id == vmove_id, exists().where(lease.holds()))
+            .values(**values)
+        ).rowcount
+    if not written:
+        lease.lost.set()
+        raise LeaseLost(f"lease on {lease.notification_uuid} lost")
 
 
 class ServerEvacuation:
@@ -97,20 +106,27 @@ class ServerEvacuation:
                 return
             self._evacuate(server)
         except EvacuationTimeout:
-            set_vmove(self.vmove.id, status="failed", message=TIMEOUT_MESSAGE, end_time=utcnow())
+            self._fail(TIMEOUT_MESSAGE)
         except LeaseLost:
             # The new owner finds the lock note in the vmove and unlocks when it is done.
             self.locked_by_us = False
             raise
         except Exception as exc:  # Nova's reply or any other failure goes into the vmove
             log.info("evacuation of %s failed: %s", self.server_id, exc)
-            set_vmove(self.vmove.id, status="failed", message=str(exc), end_time=utcnow())
+            self._fail(str(exc))
         finally:
             if self.locked_by_us:
                 try:
                     self.nova.action(self.server_id, {"unlock": None})
                 except NovaError as exc:
                     log.warning("unlocking %s failed (ignored): %s", self.server_id, exc)
+
+    def _fail(self, message: str) -> None:
+        try:
+            set_vmove(self.vmove.id, self.ctx.lease, status="failed", message=message, end_time=utcnow())
+        except LeaseLost:
+            self.locked_by_us = False
+            raise
 
     def _moved(self, server: dict[str, Any]) -> bool:
         host = hypervisor(server)
@@ -150,13 +166,13 @@ class ServerEvacuation:
     def _evacuate(self, server: dict[str, Any]) -> None:
         settings = self.ctx.settings
         if not server.get("locked"):
-            set_vmove(self.vmove.id, message=LOCK_NOTE)
+            set_vmove(self.vmove.id, self.ctx.lease, message=LOCK_NOTE)
             self.locked_by_us = True
             self.nova.action(self.server_id, {"lock": None})
         before, task = vm_state(server), task_state(server)
         original = self.original or before
         if _rebuilding(server):  # an evacuation Nova already accepted: follow it, never repeat it
-            set_vmove(self.vmove.id, status="ongoing", start_time=utcnow())
+            set_vmove(self.vmove.id, self.ctx.lease, status="ongoing", start_time=utcnow())
             server = self._poll(settings.wait_period_after_evacuation, self._done_for(original, before))
             self._restore(server, original, original != "active")
             return
@@ -173,7 +189,7 @@ class ServerEvacuation:
             before = "error"
         elif before == "stopped":
             restore = False
-        set_vmove(self.vmove.id, status="ongoing", start_time=utcnow())
+        set_vmove(self.vmove.id, self.ctx.lease, status="ongoing", start_time=utcnow())
         body = {"host": self.target} if self.target else {}
         try:
             self.nova.action(self.server_id, {"evacuate": body})
@@ -202,8 +218,7 @@ class ServerEvacuation:
         self._succeeded(server)
 
     def _succeeded(self, server: dict[str, Any]) -> None:
-        set_vmove(
-            self.vmove.id,
+        set_vmove(self.vmove.id, self.ctx.lease,
             status="succeeded",
             dest_host=hypervisor(server),
             message=None,

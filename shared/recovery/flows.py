@@ -236,7 +236,7 @@ class HostRecovery:
         """A work list no reserved host will take: its vmoves fail with the reason."""
         for vmove in attempt_vmoves(self.ctx.uuid, self.ctx.attempt):
             if vmove.status == "pending":
-                set_vmove(vmove.id, status="failed", message=str(exc), end_time=utcnow())
+                set_vmove(vmove.id, self.ctx.lease, status="failed", message=str(exc), end_time=utcnow())
 
 
 def _needs_reserved_host(name: str) -> bool:

@@ -213,7 +213,8 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _owned(self):
+    def holds(self):
+        """SQL condition true while this worker still owns the notification (its fencing token)."""
         return and_(
             Notification.notification_uuid == self.notification_uuid,
             Notification.status == "running",
@@ -226,7 +227,7 @@ class Lease:
             with session_scope() as session:
                 count = session.execute(
                     update(Notification)
-                    .where(self._owned())
+                    .where(self.holds())
                     .values(lease_expires_at=db_now() + interval_seconds(settings.recovery_lease_seconds))
                 ).rowcount
         except Exception:  # a database blip: the lease still has time, try again next beat
@@ -264,7 +265,7 @@ class Lease:
         with session_scope() as session:
             count = session.execute(
                 update(Notification)
-                .where(self._owned())
+                .where(self.holds())
                 .values(
                     status=status,
                     message=message,
@@ -282,7 +283,7 @@ class Lease:
         with session_scope() as session:
             count = session.execute(
                 update(Notification)
-                .where(self._owned())
+                .where(self.holds())
                 .values(
                     lease_owner=None,
                     lease_expires_at=db_now() - interval_seconds(1),

@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import uuid as uuidlib
 
+import pytest
 from sqlalchemy import update
 
 from shared.db import session_scope, utcnow
-from shared.models import Notification, Segment
+from shared.models import Notification, Segment, VMove
+from shared.recovery.evacuation import set_vmove
+from shared.recovery.lifecycle import Claim, Lease, LeaseLost, claim
+from shared.settings import get_settings
 from tests.recover.scenario import (
     deliver, details, host_down, make_segment, notification, notify, ping_event, trigger_event,
     vmoves, wait_settled,
@@ -57,9 +62,7 @@ def test_process_events_bracket_the_attempt(cloud, broker):
     region.power_off(FAILED)
     uuid = host_down(FAILED)
     assert wait_settled(uuid).status == "finished"
-    deadline = time.monotonic() + 10  # the end event follows the final write
-    while "notification.process.end" not in broker.types(uuid) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for_event(broker, uuid, "notification.process.end")  # it follows the final write
     kinds = broker.types(uuid)
     assert kinds.count("notification.process.start") == 1
     assert kinds.index("notification.process.start") < kinds.index("notification.process.end")
@@ -128,6 +131,13 @@ def test_sweep_retries_error_once_then_failed(cloud, broker, recover_fn):
     row = wait_settled_as(uuid, "failed")
     assert row.message == "No reserved_hosts available for evacuation."
     assert [r for r in broker.received if r.get("subject") == uuid and r.data.get("reason") == "retry"]
+
+
+def wait_for_event(broker, uuid: str, kind: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while kind not in broker.types(uuid):
+        assert time.monotonic() < deadline, f"no {kind} for {uuid}: {broker.types(uuid)}"
+        time.sleep(0.05)
 
 
 def wait_settled_as(uuid: str, status: str, timeout: float = 30):
@@ -228,6 +238,7 @@ def test_sweep_retry_of_a_notification_whose_segment_was_disabled_is_ignored(clo
     region.power_off(FAILED)
     uuid = host_down(FAILED)
     assert wait_settled(uuid).status == "error"
+    wait_for_event(broker, uuid, "notification.process.error")  # emitted after the final write
     events_before = len(broker.types(uuid))
     with session_scope() as session:
         session.execute(update(Segment).where(Segment.uuid == segment_uuid).values(enabled=False))
@@ -236,3 +247,32 @@ def test_sweep_retry_of_a_notification_whose_segment_was_disabled_is_ignored(clo
     assert row.message == "Recovery aboart: the segment HA is disabled."
     later = broker.types(uuid)[events_before:]
     assert not [t for t in later if t.startswith("notification.process")]
+
+
+def test_an_owner_that_lost_its_claim_can_neither_start_nor_record_an_evacuation(cloud, monkeypatch):
+    cloud()
+    monkeypatch.delenv("VIGIL_SINK")  # no trigger: the test plays both workers
+    get_settings.cache_clear()
+    make_segment("auto", HOSTS)
+    uuid = host_down(FAILED)
+    first = claim(uuid, "created")
+    assert isinstance(first, Claim)
+    with session_scope() as session:
+        move = VMove(uuid=str(uuidlib.uuid4()), notification_uuid=uuid, instance_uuid=str(uuidlib.uuid4()),
+                     instance_name="vm", source_host=FAILED, type="evacuation", status="pending",
+                     attempt=1, created_at=utcnow())
+        session.add(move)
+        session.flush()
+        move_id = move.id
+    set_row(uuid, lease_expires_at=utcnow() - dt.timedelta(minutes=1))  # the first owner stalled
+    second = claim(uuid, "resume")
+    assert isinstance(second, Claim) and second.owner != first.owner
+
+    stale = Lease(uuid, first.owner)
+    with pytest.raises(LeaseLost):
+        set_vmove(move_id, stale, status="ongoing", start_time=utcnow())
+    assert stale.lost.is_set()
+    assert vmoves(uuid)[0].status == "pending"
+
+    set_vmove(move_id, Lease(uuid, second.owner), status="ongoing", start_time=utcnow())
+    assert vmoves(uuid)[0].status == "ongoing"

@@ -227,3 +227,35 @@ def test_an_expired_token_is_renewed_once_and_recovery_goes_on(cloud):
     logins = [r for r in region.request_log if r[:3] == ("keystone", "POST", "/v3/auth/tokens")]
     assert len(logins) == 2
     assert ("nova", 401) in [(r[0], r[3]) for r in region.request_log]
+
+
+def test_an_owner_paused_past_its_lease_wakes_to_find_it_taken_and_touches_nothing(cloud, recover_fn, broker):
+    region = cloud(time_scale=5, env={"VIGIL_HOST_FAILURE_RECOVERY_THREADS": "2"})
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(12)]
+    region.power_off("compute-000")
+    env = {**os.environ, "VIGIL_SINK": "http://127.0.0.1:9/"}
+    proc, url = start_recover_process(env)
+    try:
+        uuid = host_down("compute-000")
+        sender = threading.Thread(
+            target=lambda: _swallow(lambda: deliver(url, trigger_event(uuid), timeout=120)), daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 30
+        while not any(m.status == "succeeded" for m in vmoves(uuid)):
+            assert time.monotonic() < deadline, "no evacuation finished before the pause"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGSTOP)
+        assert any(m.status in ("ongoing", "pending") for m in vmoves(uuid))
+        time.sleep(3.5)  # the paused owner's lease (3 s) runs out
+        assert deliver(recover_fn.url, ping_event()).status_code == 200
+        assert wait_settled(uuid, timeout=60).status == "finished"
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(3)  # the old owner's workers wake mid-step and try to carry on
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert notification(uuid).status == "finished"
+    assert [m.status for m in vmoves(uuid)] == ["succeeded"] * len(servers)
+    for server_id in servers:
+        assert region.evacuation_count(server_id) == 1
