@@ -48,28 +48,39 @@ def start_recover_process(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     raise AssertionError("functions-framework did not start")
 
 
-def test_sigkilled_recovery_resumes_after_a_sweep_tick_and_moves_no_server_twice(cloud, recover_fn, broker):
-    # 5 cloud seconds per evacuation at time scale 5: one real second each, 4 at a time.
-    region = cloud(time_scale=5, env={"VIGIL_HOST_FAILURE_RECOVERY_THREADS": "4"})
+def recovery_under_way_in_a_subprocess(cloud, servers: int, threads: int):
+    """A host failure being recovered by a separate recover process, caught mid-evacuation.
+
+    Returns (region, server ids, process, notification uuid) once at least one server has moved
+    and others are still waiting; the caller stops or kills the process.
+    """
+    # 5 cloud seconds per evacuation at time scale 5: one real second each.
+    region = cloud(time_scale=5, env={"VIGIL_HOST_FAILURE_RECOVERY_THREADS": str(threads)})
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(20)]
+    ids = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(servers)]
     region.power_off("compute-000")
-    env = {**os.environ, "VIGIL_SINK": "http://127.0.0.1:9/"}
-    proc, url = start_recover_process(env)
+    proc, url = start_recover_process({**os.environ, "VIGIL_SINK": "http://127.0.0.1:9/"})
     try:
         # Created with no working sink, delivered by hand to the subprocess only.
         uuid = host_down("compute-000")
         sender = threading.Thread(
-            target=lambda: _swallow(lambda: deliver(url, trigger_event(uuid), timeout=60)), daemon=True)
+            target=lambda: _swallow(lambda: deliver(url, trigger_event(uuid), timeout=120)), daemon=True)
         sender.start()
         deadline = time.monotonic() + 30
         while not any(m.status == "succeeded" for m in vmoves(uuid)):
-            assert time.monotonic() < deadline, "no evacuation finished before the kill"
+            assert time.monotonic() < deadline, "no evacuation finished in the subprocess"
             time.sleep(0.05)
-        assert any(m.status in ("ongoing", "pending") for m in vmoves(uuid))
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+    except BaseException:
+        proc.kill()
+        raise
+    return region, ids, proc, uuid
+
+
+def test_sigkilled_recovery_resumes_after_a_sweep_tick_and_moves_no_server_twice(cloud, recover_fn, broker):
+    region, servers, proc, uuid = recovery_under_way_in_a_subprocess(cloud, servers=20, threads=4)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert any(m.status in ("ongoing", "pending") for m in vmoves(uuid))
     assert notification(uuid).status == "running"
     time.sleep(3.5)  # the dead owner's lease (3 s) runs out
     assert deliver(recover_fn.url, ping_event()).status_code == 200
@@ -230,21 +241,8 @@ def test_an_expired_token_is_renewed_once_and_recovery_goes_on(cloud):
 
 
 def test_an_owner_paused_past_its_lease_wakes_to_find_it_taken_and_touches_nothing(cloud, recover_fn, broker):
-    region = cloud(time_scale=5, env={"VIGIL_HOST_FAILURE_RECOVERY_THREADS": "2"})
-    make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(12)]
-    region.power_off("compute-000")
-    env = {**os.environ, "VIGIL_SINK": "http://127.0.0.1:9/"}
-    proc, url = start_recover_process(env)
+    region, servers, proc, uuid = recovery_under_way_in_a_subprocess(cloud, servers=12, threads=2)
     try:
-        uuid = host_down("compute-000")
-        sender = threading.Thread(
-            target=lambda: _swallow(lambda: deliver(url, trigger_event(uuid), timeout=120)), daemon=True)
-        sender.start()
-        deadline = time.monotonic() + 30
-        while not any(m.status == "succeeded" for m in vmoves(uuid)):
-            assert time.monotonic() < deadline, "no evacuation finished before the pause"
-            time.sleep(0.05)
         proc.send_signal(signal.SIGSTOP)
         assert any(m.status in ("ongoing", "pending") for m in vmoves(uuid))
         time.sleep(3.5)  # the paused owner's lease (3 s) runs out
