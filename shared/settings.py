@@ -180,9 +180,10 @@ class Settings(BaseSettings):
     notifications_expired_interval: int = Field(86400, ge=1)
     recovery_lease_seconds: int = Field(60, ge=3)
     recovery_heartbeat_seconds: float = Field(10.0, gt=0)
-    # Seconds an invocation works before it hands off to a resume (§15.6); keep it below the
-    # Service timeoutSeconds (600 in infra/); evacuations in flight still finish after it.
-    recovery_time_budget: int = Field(540, ge=1)
+    # Seconds one invocation may run (§15.6): it starts no evacuation that could outlast it
+    # (wait_period_after_evacuation) and hands the rest to a resume. Keep it a little below the
+    # Service timeoutSeconds (600 in infra/) to leave time for the final writes.
+    recovery_time_budget: int = Field(570, ge=1)
     nova_page_size: int = Field(500, ge=1)
     # Seconds one Nova HTTP call may take before recovery treats it as failed.
     nova_request_timeout: float = Field(30.0, gt=0)

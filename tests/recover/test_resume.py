@@ -166,8 +166,12 @@ def test_flaky_nova_ends_every_notification_with_a_message_and_none_stuck(cloud)
     assert all(notification(u).status in SETTLED for u in uuids)
 
 
-def test_an_attempt_past_its_time_budget_hands_off_and_the_resume_finishes(cloud, broker):
-    region = cloud(time_scale=10, env={"VIGIL_RECOVERY_TIME_BUDGET": "1",
+@pytest.mark.parametrize("budget", [
+    "1",   # shorter than one evacuation window (15 s here): hands off by elapsed time
+    "16",  # room for one window: no server starts once it could outlast the budget
+])
+def test_an_attempt_past_its_time_budget_hands_off_and_the_resume_finishes(cloud, broker, budget):
+    region = cloud(time_scale=10, env={"VIGIL_RECOVERY_TIME_BUDGET": budget,
                                        "VIGIL_HOST_FAILURE_RECOVERY_THREADS": "2"})
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
     servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(12)]
