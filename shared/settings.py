@@ -2,7 +2,8 @@
 
 Masakari's option names are kept. Options of Masakari's ``[DEFAULT]`` section are top-level
 (``VIGIL_DUPLICATE_NOTIFICATION_DETECTION_INTERVAL``); options of another section are nested
-under it with a double underscore (``VIGIL_HOST_FAILURE__EVACUATE_ALL_INSTANCES``).
+under it with a double underscore (``VIGIL_HOST_FAILURE__EVACUATE_ALL_INSTANCES``). Every field
+carries its description: ``vigil settings`` prints them, and the README's table is that output.
 """
 
 from __future__ import annotations
@@ -14,127 +15,164 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def _flow(pre: list[str], main: list[str], post: list[str]) -> Field:
+    return Field(
+        default_factory=lambda: {"pre": list(pre), "main": list(main), "post": list(post)},
+        description="JSON object of step-name lists `pre`, `main`, `post` (entry points in "
+        "the `vigil.recovery_tasks` group)",
+    )
+
+
 class HostFailure(BaseModel):
     """``[host_failure]``: how a failed compute host is recovered (recovery.md §6, §15)."""
 
-    evacuate_all_instances: bool = True
-    ha_enabled_instance_metadata_key: str = "HA_Enabled"
-    ignore_instances_in_error_state: bool = False
-    add_reserved_host_to_aggregate: bool = False
-    service_disable_reason: str = "Masakari detected host failed."
-    force_down_after_fencing: bool = True
-    instance_priority_metadata_key: str | None = None
-    default_instance_priority: int = 500
+    evacuate_all_instances: bool = Field(
+        True, description="also evacuate servers without the HA metadata key, after the HA ones")
+    ha_enabled_instance_metadata_key: str = Field(
+        "HA_Enabled", description="server metadata key whose true value marks a server for HA")
+    ignore_instances_in_error_state: bool = Field(
+        False, description="leave servers in vm_state `error` on the failed host")
+    add_reserved_host_to_aggregate: bool = Field(
+        False, description="add the chosen reserved host to every aggregate of the failed host")
+    service_disable_reason: str = Field(
+        "Masakari detected host failed.", description="`disabled_reason` set on the failed "
+        "host's nova-compute service (Masakari's text, for tools that match it)")
+    force_down_after_fencing: bool = Field(
+        True, description="fence, force the service down, then disable (no sleep); false: "
+        "Masakari's disable then `wait_period_after_service_update` sleep")
+    instance_priority_metadata_key: str | None = Field(
+        None, description="metadata key holding an integer restart priority (highest first); "
+        "unset: Masakari's order")
+    default_instance_priority: int = Field(
+        500, description="priority of servers without a valid priority value")
 
 
 class InstanceFailure(BaseModel):
     """``[instance_failure]`` (recovery.md §7)."""
 
-    process_all_instances: bool = False
-    ha_enabled_instance_metadata_key: str = "HA_Enabled"
+    process_all_instances: bool = Field(
+        False, description="restart failed servers even without the HA metadata key")
+    ha_enabled_instance_metadata_key: str = Field(
+        "HA_Enabled", description="server metadata key marking a server for restart")
 
 
 class ProcessFailure(BaseModel):
     """``[process_failure]`` (recovery.md §8)."""
 
-    service_disable_reason: str = "Masakari detected process failed."
+    service_disable_reason: str = Field(
+        "Masakari detected process failed.",
+        description="`disabled_reason` set when nova-compute itself fails")
 
 
 class RecoveryFlows(BaseModel):
     """``[taskflow_driver_recovery_flows]``: pre/main/post step lists per workflow (§12)."""
 
-    host_auto_failure_recovery_tasks: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "pre": ["disable_compute_service_task"],
-            "main": ["prepare_HA_enabled_instances_task"],
-            "post": ["evacuate_instances_task"],
-        }
-    )
-    host_rh_failure_recovery_tasks: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "pre": ["disable_compute_service_task"],
-            "main": ["prepare_HA_enabled_instances_task", "evacuate_instances_task"],
-            "post": [],
-        }
-    )
-    instance_failure_recovery_tasks: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "pre": ["stop_instance_task"],
-            "main": ["start_instance_task"],
-            "post": ["confirm_instance_active_task"],
-        }
-    )
-    process_failure_recovery_tasks: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "pre": ["disable_compute_node_task"],
-            "main": ["confirm_compute_node_disabled_task"],
-            "post": [],
-        }
-    )
+    host_auto_failure_recovery_tasks: dict[str, list[str]] = _flow(
+        ["disable_compute_service_task"], ["prepare_HA_enabled_instances_task"],
+        ["evacuate_instances_task"])
+    host_rh_failure_recovery_tasks: dict[str, list[str]] = _flow(
+        ["disable_compute_service_task"],
+        ["prepare_HA_enabled_instances_task", "evacuate_instances_task"], [])
+    instance_failure_recovery_tasks: dict[str, list[str]] = _flow(
+        ["stop_instance_task"], ["start_instance_task"], ["confirm_instance_active_task"])
+    process_failure_recovery_tasks: dict[str, list[str]] = _flow(
+        ["disable_compute_node_task"], ["confirm_compute_node_disabled_task"], [])
 
 
 class HostMonitor(BaseModel):
     """``[host]``: monitoring cadence (monitoring.md §10-11)."""
 
-    monitoring_interval: int = Field(60, ge=1)
-    monitoring_samples: int = Field(1, ge=1)
-    disable_ipmi_check: bool = False
+    monitoring_interval: int = Field(
+        60, ge=1, description="seconds between health samples (several per tick when shorter "
+        "than the PingSource period)")
+    monitoring_samples: int = Field(
+        1, ge=1, description="consecutive agreeing samples before a host's state settles")
+    disable_ipmi_check: bool = Field(
+        False, description="UNSAFE opt-out: report dead hosts as fenced (`host_status: NORMAL`) "
+        "without evidence")
 
 
 class KubernetesMonitor(BaseModel):
     """``[kubernetes]``: where and how the monitor reads Nodes and Leases."""
 
-    kubeconfig: str | None = None
-    monitoring_node_labels: str = ""
-    lease_grace_seconds: int = Field(50, ge=1)
-    lease_namespace: str = "kube-node-lease"
+    kubeconfig: str | None = Field(
+        None, description="kubeconfig path (else `KUBECONFIG`, else in-cluster config)")
+    monitoring_node_labels: str = Field(
+        "", description="label selector of the Nodes to watch (empty: all)")
+    lease_grace_seconds: int = Field(
+        50, ge=1, description="a node Lease older than this (API server clock) counts as stale")
+    lease_namespace: str = Field(
+        "kube-node-lease", description="namespace of the node Leases")
 
 
 class Consul(BaseModel):
     """``[consul]``: optional per-network probes and the HA-strategy matrix (monitoring.md §3.4)."""
 
-    agent_manage: str | None = None
-    agent_tenant: str | None = None
-    agent_storage: str | None = None
-    matrix_config_file: str | None = None
-    # Vigil: YAML {host: {manage|tenant|storage: "address:port"}} probed by TCP connect.
-    probe_targets_file: str | None = None
-    probe_timeout: float = Field(1.0, gt=0)
+    agent_manage: str | None = Field(
+        None, description="consul agent `addr[:port]` of the management network")
+    agent_tenant: str | None = Field(
+        None, description="consul agent `addr[:port]` of the tenant network")
+    agent_storage: str | None = Field(
+        None, description="consul agent `addr[:port]` of the storage network")
+    matrix_config_file: str | None = Field(
+        None, description="HA-strategy matrix YAML (`sequence`, `matrix`); unset: Masakari's "
+        "default (recover iff storage is down)")
+    probe_targets_file: str | None = Field(
+        None, description="YAML `{host: {manage|tenant|storage: \"addr:port\"}}` probed by TCP "
+        "connect instead of consul")
+    probe_timeout: float = Field(1.0, gt=0, description="seconds per TCP probe")
 
 
 class SafetyGates(BaseModel):
     """Vigil's monitor safety gates (monitoring.md §9)."""
 
-    max_down_percent: int = Field(50, ge=0, le=100)
-    max_hosts_per_cycle: int = Field(10, ge=1)
-    flap_max_transitions: int = Field(3, ge=1)
-    flap_window: int = Field(3600, ge=1)
-    flap_hold: int = Field(600, ge=0)
-    api_timeout: float = Field(5.0, gt=0)
-    partition_hold_cycles: int = Field(3, ge=0)
+    max_down_percent: int = Field(
+        50, ge=0, le=100, description="brake: no STOPPED for a segment whose dead share exceeds "
+        "this percentage")
+    max_hosts_per_cycle: int = Field(
+        10, ge=1, description="at most this many STOPPED reports per cycle; the rest wait")
+    flap_max_transitions: int = Field(
+        3, ge=1, description="settled-state changes within `flap_window` that mark a host flapping")
+    flap_window: int = Field(3600, ge=1, description="seconds over which transitions are counted")
+    flap_hold: int = Field(
+        600, ge=0, description="seconds a flapping host must hold one state before it is reported")
+    api_timeout: float = Field(
+        5.0, gt=0, description="seconds for a Kubernetes, Nova or consul read; no answer means "
+        "no verdicts that cycle")
+    partition_hold_cycles: int = Field(
+        3, ge=0, description="cycles held after more than half the healthy hosts drop at once")
 
 
 class Fencing(BaseModel):
     """Power-status evidence for ``host_status: NORMAL`` (monitoring.md §6)."""
 
-    driver: Literal["none", "redfish"] = "none"
-    redfish_url_template: str | None = None
-    redfish_username: str | None = None
-    redfish_password: str | None = None
-    timeout: float = Field(5.0, gt=0)
-    retry_max: int = Field(3, ge=0)
-    retry_interval: float = Field(10.0, ge=0)
+    driver: Literal["none", "redfish"] = Field(
+        "none", description="power-check driver: `redfish` reads (and recovery can force) the "
+        "BMC's power state")
+    redfish_url_template: str | None = Field(
+        None, description="BMC system URL with `{host}`, e.g. "
+        "`https://bmc-{host}/redfish/v1/Systems/1`")
+    redfish_username: str | None = Field(None, description="BMC user")
+    redfish_password: str | None = Field(None, description="BMC password")
+    timeout: float = Field(5.0, gt=0, description="seconds per BMC request")
+    retry_max: int = Field(3, ge=0, description="extra power-state reads before giving up")
+    retry_interval: float = Field(10.0, ge=0, description="seconds between power-state reads")
 
 
 class Purge(BaseModel):
     """Purge defaults (purge.md)."""
 
-    age_in_days: int = Field(30, ge=0)
-    max_rows: int = -1
-    health_sample_retention: int = Field(7 * 86400, ge=60)
-    purge_batch_size: int = Field(1000, ge=1)
-    time_limit: int = Field(240, ge=1)
-    lock_timeout_ms: int = Field(2000, ge=1)
+    age_in_days: int = Field(
+        30, ge=0, description="finished/failed/ignored notifications and soft-deleted rows "
+        "older than this go")
+    max_rows: int = Field(-1, description="one budget of rows across tables; -1: no limit")
+    health_sample_retention: int = Field(
+        7 * 86400, ge=60, description="seconds health samples are kept")
+    purge_batch_size: int = Field(1000, ge=1, description="parent rows per short transaction")
+    time_limit: int = Field(
+        240, ge=1, description="seconds a purge tick may run; the next run continues")
+    lock_timeout_ms: int = Field(
+        2000, ge=1, description="a batch waiting longer than this for a lock is skipped")
 
 
 class Settings(BaseSettings):
@@ -144,49 +182,70 @@ class Settings(BaseSettings):
         env_prefix="VIGIL_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
     )
 
-    # Where state lives. Unset: local commands start an embedded PostgreSQL.
-    database_url: str | None = None
-    # keystone: validate X-Auth-Token against Keystone; noauth: development only, everyone admin.
-    auth_strategy: Literal["keystone", "noauth"] = "keystone"
-    # oslo.policy file overriding the admin-only defaults.
-    policy_file: str | None = None
-    # Service credentials (clouds.yaml entry) used for every Nova and Keystone call.
-    cloud: str = "vigil"
-    clouds_yaml: str | None = None
-    token_cache_seconds: int = Field(300, ge=0)
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL (`postgresql://user:pass@host/db`, pg8000 driver); "
+        "unset: local commands start an embedded PostgreSQL and print where its data lives")
+    auth_strategy: Literal["keystone", "noauth"] = Field(
+        "keystone", description="`keystone` validates `X-Auth-Token`; `noauth` is development "
+        "only (every caller is admin, a warning is logged)")
+    policy_file: str | None = Field(
+        None, description="oslo.policy YAML overriding the admin-only rules")
+    cloud: str = Field(
+        "vigil", description="clouds.yaml entry with Vigil's own service identity (all Nova and "
+        "Keystone calls)")
+    clouds_yaml: str | None = Field(
+        None, description="clouds.yaml path (else `OS_CLIENT_CONFIG_FILE`, else the standard "
+        "locations)")
+    token_cache_seconds: int = Field(
+        300, ge=0, description="how long a validated token is trusted (never past its expiry)")
 
-    # Events.
-    event_type_prefix: str = "org.openstack.vigil"
-    sink: str | None = None  # K_SINK (SinkBinding) takes precedence when set
-    publish_timeout: float = Field(5.0, gt=0)
+    event_type_prefix: str = Field(
+        "org.openstack.vigil", description="reverse-DNS prefix of every CloudEvent type; keep "
+        "it equal to the Trigger filters")
+    sink: str | None = Field(
+        None, description="where events are published when `K_SINK` (SinkBinding) is not set")
+    publish_timeout: float = Field(5.0, gt=0, description="seconds per event delivery to the sink")
 
-    # API limits.
-    max_request_body_size: int = Field(114688, ge=1)
-    osapi_max_limit: int = Field(1000, ge=1)
-    duplicate_notification_detection_interval: int = Field(180, ge=0)
-    # Seconds the api waits for Keystone (token validation) or Nova (host name check) -> 503.
-    api_upstream_timeout: float = Field(10.0, gt=0)
+    max_request_body_size: int = Field(
+        114688, ge=1, description="larger request bodies get 413")
+    osapi_max_limit: int = Field(1000, ge=1, description="largest page a list returns")
+    duplicate_notification_detection_interval: int = Field(
+        180, ge=0, description="seconds within which an equal notification is a 409 duplicate")
+    api_upstream_timeout: float = Field(
+        10.0, gt=0, description="seconds the api waits for Keystone or Nova before answering 503")
 
-    # Recovery timing (recovery.md §10).
-    wait_period_after_service_update: int = Field(180, ge=0)
-    wait_period_after_evacuation: int = Field(90, ge=1)
-    wait_period_after_power_off: int = Field(180, ge=1)
-    wait_period_after_power_on: int = Field(60, ge=1)
-    verify_interval: float = Field(1.0, gt=0)
-    host_failure_recovery_threads: int = Field(16, ge=1)
-    process_unfinished_notifications_interval: int = Field(120, ge=1)
-    retry_notification_new_status_interval: int = Field(60, ge=0)
-    check_expired_notifications_interval: int = Field(600, ge=1)
-    notifications_expired_interval: int = Field(86400, ge=1)
-    recovery_lease_seconds: int = Field(60, ge=3)
-    recovery_heartbeat_seconds: float = Field(10.0, gt=0)
-    # Seconds one invocation may run (§15.6): it starts no evacuation that could outlast it
-    # (wait_period_after_evacuation) and hands the rest to a resume. Keep it a little below the
-    # Service timeoutSeconds (600 in infra/) to leave time for the final writes.
-    recovery_time_budget: int = Field(570, ge=1)
-    nova_page_size: int = Field(500, ge=1)
-    # Seconds one Nova HTTP call may take before recovery treats it as failed.
-    nova_request_timeout: float = Field(30.0, gt=0)
+    wait_period_after_service_update: int = Field(
+        180, ge=0, description="process flow: seconds to confirm a disabled service; host flow: "
+        "the fixed wait, only without force-down")
+    wait_period_after_evacuation: int = Field(
+        90, ge=1, description="seconds one server may take to evacuate")
+    wait_period_after_power_off: int = Field(
+        180, ge=1, description="seconds to confirm a server stopped")
+    wait_period_after_power_on: int = Field(
+        60, ge=1, description="seconds to confirm a server active")
+    verify_interval: float = Field(1.0, gt=0, description="seconds between Nova polls")
+    host_failure_recovery_threads: int = Field(
+        16, ge=1, description="parallel evacuations per notification (Masakari: 3)")
+    process_unfinished_notifications_interval: int = Field(
+        120, ge=1, description="retry sweep: seconds between retries of `error` and stale `new`")
+    retry_notification_new_status_interval: int = Field(
+        60, ge=0, description="a `new` notification older than this is re-triggered")
+    check_expired_notifications_interval: int = Field(
+        600, ge=1, description="seconds between expiry runs")
+    notifications_expired_interval: int = Field(
+        86400, ge=1, description="unfinished notifications older than this become `failed`")
+    recovery_lease_seconds: int = Field(
+        60, ge=3, description="a recovery whose owner stops renewing for this long is resumed "
+        "by another instance")
+    recovery_heartbeat_seconds: float = Field(
+        10.0, gt=0, description="seconds between lease renewals")
+    recovery_time_budget: int = Field(
+        570, ge=1, description="seconds one invocation may run: no evacuation starts that could "
+        "outlast it; the rest is handed to a resume (keep below the Service timeoutSeconds)")
+    nova_page_size: int = Field(
+        500, ge=1, description="servers per page when listing the failed host")
+    nova_request_timeout: float = Field(
+        30.0, gt=0, description="seconds one Nova call may take before recovery treats it as failed")
 
     host_failure: HostFailure = Field(default_factory=HostFailure)
     instance_failure: InstanceFailure = Field(default_factory=InstanceFailure)
@@ -204,3 +263,23 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
     return Settings()
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """``(variable, default, description)`` for every setting, in declaration order."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                walk(kind, f"{prefix}{name.upper()}__")
+                continue
+            default = field.get_default(call_default_factory=True)
+            shown = "unset" if default is None else (
+                str(default).lower() if isinstance(default, bool) else
+                '""' if default == "" else str(default).replace("'", '"'))
+            rows.append((f"VIGIL_{prefix}{name.upper()}", shown, field.description or ""))
+
+    walk(Settings, "")
+    return rows

@@ -38,7 +38,7 @@ def _extensions():
     """Sub-commands living next to what they drive, registered as their modules exist."""
     import importlib
 
-    for module_name in ("vigil.purge_cli", "vigilsim.cli", "vigil.dev", "vigil.demo"):
+    for module_name in ("vigil.purge_cli", "vigil.settings_cli", "vigilsim.cli", "vigil.dev", "vigil.demo"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -51,7 +51,10 @@ def _extensions():
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # output piped into a pager or `head` that stopped reading
+        return 0
 
 
 if __name__ == "__main__":
