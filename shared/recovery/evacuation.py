@@ -34,7 +34,7 @@ class EvacuationFailed(RuntimeError):
 
 
 class EvacuationTimeout(RuntimeError):
-    pass
+    """The server was not confirmed on a healthy host within wait_period_after_evacuation."""
 
 
 def _rebuilding(server: dict[str, Any]) -> bool:

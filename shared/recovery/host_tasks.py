@@ -27,7 +27,7 @@ def truthy(value: Any) -> bool:
 
 
 class FenceFailed(RuntimeError):
-    pass
+    """The host could not be shown powered off, so nothing may be forced down or evacuated."""
 
 
 class DisableComputeServiceTask(Task):

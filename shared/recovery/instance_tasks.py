@@ -12,7 +12,7 @@ from shared.recovery.steps import Task
 
 
 class InstanceRecoveryFailed(RuntimeError):
-    pass
+    """Stopping, starting or confirming the server failed; the notification ends in error."""
 
 
 def wait_for(ctx: RecoveryContext, seconds: float, read: Callable[[], Any], done, what: str) -> Any:
