@@ -102,6 +102,19 @@ def list_hosts(session: Session, segment_id: str, args: Any) -> list[dict[str, A
     return [view(row, segment) for row in listing.page(session, Host, query, params, SORT_KEYS)]
 
 
+def _find_for_change(session: Session, segment_id: str, host_id: str) -> tuple[Host, Segment]:
+    """``_find``, then lock the segment and its live hosts as segment changes do, re-checking
+    that the host is still live once the locks are held."""
+    row, segment = _find(session, segment_id, host_id)
+    try:
+        segments.find(session, segment.uuid, lock="update")
+    except errors.SegmentNotFound:
+        raise errors.HostNotFoundUnderSegment(host_id=host_id, segment_id=segment_id) from None
+    if row not in segments.hold_hosts(session, segment.uuid):
+        raise errors.HostNotFoundUnderSegment(host_id=host_id, segment_id=segment_id)
+    return row, segment
+
+
 def get_host(session: Session, segment_id: str, host_id: str) -> dict[str, Any]:
     return view(*_find(session, segment_id, host_id, strict_uuid=True))
 
@@ -121,13 +134,16 @@ def create_host(segment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         created_at=utcnow().replace(microsecond=0),
         deleted=0,
     )
-    insert("host", row, lambda: event_data(row, segment), errors.HostExists(name=row.name))
+    # Nova was asked outside any transaction; the insert re-checks the segment under a share lock
+    # so a segment deleted meanwhile gives 404, not a live host under a deleted segment.
+    insert("host", row, lambda: event_data(row, segment), errors.HostExists(name=row.name),
+           guard=lambda session: segments.find(session, segment.uuid, lock="share"))
     return view(row, segment)
 
 
 def update_host(segment_id: str, host_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     with session_scope() as session:
-        row, segment = _find(session, segment_id, host_id)
+        row, segment = _find_for_change(session, segment_id, host_id)
         if segments.in_use(session, segment.uuid):
             raise errors.HostInUseUpdate(uuid=row.uuid)
         if "name" in fields and fields["name"] != row.name:
@@ -140,13 +156,14 @@ def update_host(segment_id: str, host_id: str, fields: dict[str, Any]) -> dict[s
 
 def delete_host(segment_id: str, host_id: str) -> None:
     with session_scope() as session:
-        row, segment = _find(session, segment_id, host_id)
+        row, segment = _find_for_change(session, segment_id, host_id)
         if segments.in_use(session, segment.uuid):
             raise errors.HostInUseDelete(uuid=row.uuid)
         data = event_data(row, segment)
         with announced("host", "delete", row.uuid, data):
             row.deleted = row.id
             row.deleted_at = utcnow()
+            session.flush()  # a failing write is reported by host.delete.error
     ended("host", "delete", row.uuid, data)
 
 

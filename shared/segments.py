@@ -38,13 +38,31 @@ def event_data(row: Segment) -> dict[str, Any]:
     return data
 
 
-def find(session: Session, segment_id: str) -> Segment:
-    row = session.scalars(
-        select(Segment).where(Segment.uuid == segment_id, Segment.deleted == 0)
-    ).first()
+def find(session: Session, segment_id: str, lock: str | None = None) -> Segment:
+    """The live segment; ``lock`` ``"update"`` or ``"share"`` also locks its row, and PostgreSQL
+    re-checks ``deleted`` after any wait, so a segment deleted meanwhile is a 404."""
+    query = select(Segment).where(Segment.uuid == segment_id, Segment.deleted == 0)
+    if lock:
+        query = query.with_for_update(read=lock == "share").execution_options(populate_existing=True)
+    row = session.scalars(query).first()
     if row is None:
         raise errors.SegmentNotFound(id=segment_id)
     return row
+
+
+def hold_hosts(session: Session, segment_uuid: str) -> list[Host]:
+    """Lock the segment's live hosts before judging "in use" (§8, §9).
+
+    Creating a notification locks its host's row, so a concurrent one either commits first and
+    the in-use check sees it, or waits until this change is done.
+    """
+    return list(session.scalars(
+        select(Host)
+        .where(Host.failover_segment_id == segment_uuid, Host.deleted == 0)
+        .order_by(Host.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ))
 
 
 def in_use(session: Session, segment_uuid: str) -> bool:
@@ -98,7 +116,8 @@ def create_segment(fields: dict[str, Any]) -> dict[str, Any]:
 
 def update_segment(segment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     with session_scope() as session:
-        row = find(session, segment_id)
+        row = find(session, segment_id, lock="update")
+        hold_hosts(session, row.uuid)
         if in_use(session, row.uuid):
             raise errors.SegmentInUseUpdate(uuid=row.uuid)
         with announced("segment", "update", row.uuid, {**event_data(row), **fields}):
@@ -110,7 +129,8 @@ def update_segment(segment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
 def delete_segment(segment_id: str) -> None:
     """Soft-deletes the segment and every host in it, in one transaction."""
     with session_scope() as session:
-        row = find(session, segment_id)
+        row = find(session, segment_id, lock="update")
+        hold_hosts(session, row.uuid)
         if in_use(session, row.uuid):
             raise errors.SegmentInUseDelete(uuid=row.uuid)
         data = event_data(row)
@@ -123,4 +143,5 @@ def delete_segment(segment_id: str) -> None:
             )
             row.deleted = row.id
             row.deleted_at = now
+            session.flush()  # a failing write is reported by segment.delete.error
     ended("segment", "delete", row.uuid, data)

@@ -134,7 +134,7 @@ def _after_marker(columns: list, values: list, dirs: list[str]):
 def _marker_row(session: Session, model: Any, marker: str, uuid_column: str) -> Any:
     """The marker names a live row by integer ``id`` or by its UUID (§13.6)."""
     condition = getattr(model, uuid_column) == marker
-    if marker.isdigit() and len(marker) < 10:
+    if marker.isascii() and marker.isdigit() and len(marker) < 10:  # "²" is a digit to Python
         condition = or_(model.id == int(marker), condition)
     row = session.scalars(select(model).where(condition, model.deleted == 0).limit(1)).first()
     if row is None:

@@ -45,11 +45,14 @@ def apply_changes(session: Session, row: Any, fields: dict[str, Any], conflict: 
 
 
 def insert(resource: str, row: Any, event_data: Callable[[], dict[str, Any]],
-           conflict: errors.VigilError) -> None:
-    """Insert ``row`` in its own transaction between ``<resource>.create.start`` and ``.end``."""
+           conflict: errors.VigilError, guard: Callable[[Session], Any] | None = None) -> None:
+    """Insert ``row`` in its own transaction between ``<resource>.create.start`` and ``.end``;
+    ``guard`` runs first in that transaction and may refuse by raising."""
     with announced(resource, "create", row.uuid, event_data()):
         try:
             with session_scope() as session:
+                if guard is not None:
+                    guard(session)
                 session.add(row)
                 session.flush()
         except IntegrityError:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from shared.db import session_scope
+from shared.db import get_engine, session_scope
 from shared.models import Host, Notification, Segment
 from tests.api.conftest import add_host, add_segment
 
@@ -156,6 +159,35 @@ def test_segment_in_use_refuses_update_and_delete(api, status):
         f"Failover segment ({s['uuid']}) can't be deleted as it is in-use to process notifications.")
 
 
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_change_racing_a_notification_being_created_waits_and_then_is_409(api, method):
+    s = create(api)
+    host = add_host(Segment(uuid=s["uuid"]), "racing-host")
+    # What create_notification does: lock the host row, insert `new`, commit a moment later.
+    creating = Session(get_engine())
+    creating.execute(select(Host).where(Host.id == host.id).with_for_update())
+    creating.add(Notification(notification_uuid=UUID, generated_time=host.created_at, type="COMPUTE_HOST",
+                              payload={}, status="new", source_host_uuid=host.uuid,
+                              failover_segment_uuid=s["uuid"], created_at=host.created_at, deleted=0))
+    creating.flush()
+    answer = {}
+    path = f"/v1/segments/{s['uuid']}"
+    call = (lambda: api.put(path, {"segment": {"description": "x"}})) if method == "put" else (
+        lambda: api.delete(path))
+    change = threading.Thread(target=lambda: answer.update(response=call()))
+    change.start()
+    change.join(1.0)
+    try:
+        assert change.is_alive(), "the change must wait for the notification being created"
+    finally:
+        creating.commit()
+        creating.close()
+    change.join(10)
+    assert answer["response"].status_code == 409
+    with session_scope() as session:
+        assert session.get(Host, host.id).deleted == 0
+
+
 def test_finished_notifications_do_not_block(api):
     s = create(api)
     _busy(s["uuid"], "finished")
@@ -213,6 +245,8 @@ def test_pagination_by_integer_id_or_uuid(api, three):
     assert names(api, "?limit=2") == ["c", "a"]
     r = api.get("/v1/segments?marker=999")
     assert message(r) == "Marker 999 could not be found."
+    r = api.get("/v1/segments?marker=%C2%B2")  # a digit to Python, not an integer id
+    assert (r.status_code, message(r)) == (400, "Marker \u00b2 could not be found.")
 
 
 def test_pagination_with_nullable_sort_key_visits_every_row(api, three):
