@@ -59,10 +59,12 @@ def decode_error_data(raw: str | None) -> str | None:
         return raw
 
 
-def _fault(code: int, message: str) -> dict:
+LOCK_SPACE = 7312002
+
+
+def _bad_request(message: str) -> dict:
     """Masakari's fault shape (api.md): ``{"badRequest": {"code": 400, "message": ...}}``."""
-    name = {400: "badRequest", 413: "requestEntityTooLarge"}.get(code, "badRequest")
-    return {name: {"code": code, "message": message}}
+    return {"badRequest": {"code": 400, "message": message}}
 
 
 def _view(row: DeadLetter) -> DeadLetterView:
@@ -94,28 +96,34 @@ def _json_data(event_data: Any) -> Any:
 def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
     """Store one dead-lettered CloudEvent (binary or structured HTTP mode).
 
-    Returns ``(status, json body)``: 201 with the stored row, 200 when the same dead letter
+    Returns ``(status, json body)``: 201 with the stored row's id, 200 when the same dead letter
     (same event id, source and failed destination) was already stored, 400 for a request that
-    is not a CloudEvent (nothing stored).
+    is not a CloudEvent or carries oversize attributes (nothing stored). The sink takes no
+    token, so the reply never echoes what was stored.
     """
     try:
         event = from_http(dict(headers), body or None)
     except (GenericException, ValueError, TypeError) as exc:
-        return 400, _fault(400, f"Not a CloudEvent: {exc}")
+        return 400, _bad_request(f"Not a CloudEvent: {exc}")
     attributes = {k: v for k, v in event.get_attributes().items()}
     for name in ("id", "source", "type"):
         if not attributes.get(name):
-            return 400, _fault(400, f"CloudEvent attribute '{name}' is missing")
+            return 400, _bad_request(f"CloudEvent attribute '{name}' is missing")
+    for name in ("id", "source", "type", "subject"):
+        if len(str(attributes.get(name) or "")) > 255:
+            return 400, _bad_request(f"CloudEvent attribute '{name}' is longer than 255 characters")
     stored_attributes = {k: str(v) for k, v in attributes.items() if k not in ERROR_ATTRIBUTES}
     error = {k: (str(attributes[k]) if attributes.get(k) is not None else None) for k in ERROR_ATTRIBUTES}
     if error["knativeerrorcode"] and len(error["knativeerrorcode"]) > 16:
-        return 400, _fault(400, "knativeerrorcode must be an HTTP status code")
+        return 400, _bad_request("knativeerrorcode must be an HTTP status code")
 
     with session_scope() as session:
         # One advisory lock per (id, source, destination): a redelivery waits, then finds the row.
+        # The two-key form keeps these locks apart from single_run's one-key locks.
         session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-            {"k": f"deadletter:{attributes['id']}:{attributes['source']}:{error['knativeerrordest']}"},
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:k))"),
+            {"space": LOCK_SPACE,
+             "k": f"deadletter:{attributes['id']}:{attributes['source']}:{error['knativeerrordest']}"},
         )
         existing = session.scalars(
             select(DeadLetter).where(
@@ -125,7 +133,7 @@ def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
             )
         ).first()
         if existing is not None:
-            return 200, {"dead_letter": _view(existing).model_dump(mode="json")}
+            return 200, {"dead_letter": {"id": existing.id}}
         row = DeadLetter(
             received_at=utcnow(),
             event_id=str(attributes["id"]),
@@ -144,7 +152,7 @@ def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
             "dead letter stored: %s %s (%s) after %s from %s",
             row.event_type, row.event_id, row.subject, row.error_code, row.error_dest,
         )
-        return 201, {"dead_letter": _view(row).model_dump(mode="json")}
+        return 201, {"dead_letter": {"id": row.id}}
 
 
 def list_dead_letters(

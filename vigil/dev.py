@@ -453,6 +453,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from shared.db import utcnow
     from shared.deadletters import list_dead_letters
@@ -472,9 +473,10 @@ def _dead_letters(args: argparse.Namespace) -> int:
     table = Table(title=f"{len(letters)} dead letter(s), newest first")
     for column in ("received (UTC)", "type", "subject", "code", "failed destination", "response"):
         table.add_column(column, overflow="fold")
-    for d in letters:
-        table.add_row(d.received_at.isoformat(timespec="seconds"), d.event_type, d.subject or "",
-                      d.error_code or "-", d.error_dest or "", (d.error_data or "")[:120])
+    for d in letters:  # stored values come from the network: shown as text, never as markup
+        table.add_row(*(Text(value) for value in (
+            d.received_at.isoformat(timespec="seconds"), d.event_type, d.subject or "",
+            d.error_code or "-", d.error_dest or "", (d.error_data or "")[:120])))
     Console().print(table)
     return 0
 

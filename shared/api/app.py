@@ -14,9 +14,10 @@ from typing import Any
 
 from flask import Request, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from shared import errors
+from shared import deadletters, errors
 from shared.api import auth, body, discovery, faults, microversions
 from shared.api.routes import ROUTES, url_map
 
@@ -83,13 +84,25 @@ def _dead_letter(request: Request) -> Response:
     except errors.VigilError as exc:
         return faults.fault(exc)
     try:
-        from shared import deadletters
-    except ModuleNotFoundError as exc:
-        if exc.name != "shared.deadletters":
-            raise
-        return faults.fault(errors.NotImplementedFault(what="The dead-letter sink"))
-    status, reply = deadletters.receive(dict(request.headers), raw)
+        status, reply = deadletters.receive(dict(request.headers), raw)
+    except (DBAPIError, SATimeoutError) as exc:
+        return faults.fault(_database_trouble(exc, "dead letter"))
     return faults.json_reply(status, reply)
+
+
+def _database_trouble(exc: DBAPIError | SATimeoutError, request_id: str) -> errors.VigilError:
+    """A value PostgreSQL refuses is the caller's 400; an unreachable or saturated database is
+    a 503 the caller can retry; anything else is an unexpected 500."""
+    if isinstance(exc, DBAPIError):
+        refused = _refused_value(exc)
+        if refused:
+            return errors.InvalidInput(reason=refused)
+    if (isinstance(exc, (OperationalError, SATimeoutError))
+            or getattr(exc, "connection_invalidated", False)):
+        log.error("database unavailable (%s): %s", request_id, exc)
+        return errors.ServiceUnavailable(service="The database")
+    log.exception("unexpected database error (%s)", request_id)
+    return faults.unexpected(exc, request_id)
 
 
 def _refused_value(exc: DBAPIError) -> str | None:
@@ -133,15 +146,8 @@ def _v1(request: Request, request_id: str) -> Response:
         return faults.json_reply(reply.status, reply.body, version_headers)
     except errors.VigilError as exc:
         return faults.fault(exc, version_headers)
-    except (OperationalError, DBAPIError) as exc:
-        refused = _refused_value(exc)
-        if refused:
-            return faults.fault(errors.InvalidInput(reason=refused), version_headers)
-        if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
-            log.error("database unavailable (%s): %s", request_id, exc)
-            return faults.fault(errors.ServiceUnavailable(service="The database"), version_headers)
-        log.exception("unexpected database error (%s)", request_id)
-        return faults.fault(faults.unexpected(exc, request_id), version_headers)
+    except (DBAPIError, SATimeoutError) as exc:
+        return faults.fault(_database_trouble(exc, request_id), version_headers)
     except Exception as exc:
         log.exception("unexpected error (%s)", request_id)
         return faults.fault(faults.unexpected(exc, request_id), version_headers)

@@ -261,6 +261,8 @@ def test_dead_letter_route_stores_events_without_a_token(api):
     assert r.status_code == 201, r.text
     r = api.post("/dead-letters", {"not": "an event"})
     assert r.status_code == 400
+    assert api.request("POST", "/dead-letters", data=b'{"text": "\\u0000"}',
+                       headers={**headers, "ce-id": "e-nul"}).status_code == 400
 
 
 def test_values_the_database_refuses_are_400(api):

@@ -31,8 +31,9 @@ def test_binary_dead_letter_is_stored_with_its_error_and_listed(db):
     headers, body = to_binary(_dead_event())
     status, reply = receive(headers, body)
     assert status == 201
-    assert reply["dead_letter"]["error_code"] == "503"
     [stored] = list_dead_letters()
+    assert reply == {"dead_letter": {"id": stored.id}}  # the unauthenticated sink echoes nothing
+    assert stored.error_code == "503"
     assert stored.event_type == "org.openstack.vigil.internal.recovery.requested"
     assert stored.error_dest == "http://recover.vigil.svc.cluster.local"
     assert stored.error_data == "database unreachable"
@@ -71,3 +72,21 @@ def test_vigil_dead_letters_lists_what_was_stored(db, capsys):
     assert (listed["event_id"], listed["error_code"], listed["error_data"]) == ("n-cli", "503", "database unreachable")
     assert main(["dead-letters", "--database-url", db, "--type", "org.example.other"]) == 0
     assert capsys.readouterr().out.strip() == "no dead letters"
+
+
+def test_oversize_attributes_are_400_and_nothing_is_stored(db):
+    event = _dead_event("x" * 256)
+    status, reply = receive(*to_binary(event))
+    assert (status, reply["badRequest"]["message"]) == (
+        400, "CloudEvent attribute 'id' is longer than 255 characters")
+    assert list_dead_letters() == []
+
+
+def test_listing_shows_stored_values_as_text_not_markup(db, capsys):
+    from vigil.cli import main
+
+    event = _dead_event("n-markup")
+    event["type"] = "[/x] [bold]not markup[/bold]"
+    assert receive(*to_binary(event))[0] == 201
+    assert main(["dead-letters", "--database-url", db]) == 0
+    assert "[/x]" in capsys.readouterr().out
