@@ -81,12 +81,15 @@ def _bool(value, field: str) -> bool:
 
 
 class Nova:
-    def __init__(self, model: Model, base_url: str, max_version: str, rpc_timeout):
+    def __init__(self, model: Model, base_url: str, max_version: str, rpc_timeout,
+                 hypervisor_domain: str | None = None):
         self.model = model
         self.base = base_url  # .../compute
         major, minor = max_version.split(".")
         self.max_version = (int(major), int(minor))
         self.rpc_timeout = rpc_timeout
+        # libvirt reports the node's FQDN as hypervisor_hostname while the service host stays short.
+        self.hypervisor_suffix = f".{hypervisor_domain}" if hypervisor_domain else ""
         self._host_ids: dict[tuple[str, str], str] = {}
 
     # ---- entry ---------------------------------------------------------------------------------
@@ -283,7 +286,8 @@ class Nova:
                                                              "href": f"{self.base}/flavors/{flavor['id']}"}]}
         if token.admin:
             view["OS-EXT-SRV-ATTR:host"] = s.host
-            view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.host
+            view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = (
+                s.host + self.hypervisor_suffix if s.host else s.host)
             view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{s.instance_number:08x}"
             if v >= (2, 3):
                 view.update({
@@ -570,7 +574,7 @@ class Nova:
         model = self.model
         view = {
             "id": host.hypervisor_uuid if v >= (2, 53) else host.number,
-            "hypervisor_hostname": host.name,
+            "hypervisor_hostname": host.name + self.hypervisor_suffix,
             "state": "up" if model.service_up(host) else "down",
             "status": host.status,
         }

@@ -49,6 +49,7 @@ class Config:
     admin_password: str = "vigil-sim-admin"
     member_password: str = "vigil-sim-demo"
     seed: int = 0
+    hypervisor_domain: str | None = None
 
 
 @dataclass
@@ -94,7 +95,7 @@ class Region:
         self.listeners = Listeners(self.model)
         self.keystone = Keystone(self.model, self.keystone_url, self._catalog)
         self.nova = Nova(self.model, f"{base}/compute", config.max_microversion,
-                         lambda: self.config.rpc_response_timeout)
+                         lambda: self.config.rpc_response_timeout, config.hypervisor_domain)
         self.kubernetes = Kubernetes(self.model, self)
         self.redfish = Redfish(self.model)
         self.control = Control(self)
@@ -122,7 +123,7 @@ class Region:
               stop_latency=1, start_latency=1, node_monitor_grace=50, lease_renew_interval=10,
               lease_duration=40, rpc_response_timeout=60, host_capacity=200, max_microversion="2.96",
               instance_ha_url=None, workdir=None, port=0, redfish=True, token_ttl=3600, seed=0,
-              host_pattern="compute-{:03d}") -> "Region":
+              host_pattern="compute-{:03d}", hypervisor_domain=None) -> "Region":
         """Start serving; ``hosts`` is a count (named by ``host_pattern``) or a list of names."""
         config = Config(
             time_scale=time_scale, service_down_time=service_down_time, evacuation_latency=evacuation_latency,
@@ -130,6 +131,7 @@ class Region:
             lease_renew_interval=lease_renew_interval, lease_duration=lease_duration,
             rpc_response_timeout=rpc_response_timeout, host_capacity=host_capacity,
             max_microversion=max_microversion, token_ttl=token_ttl, seed=seed,
+            hypervisor_domain=hypervisor_domain,
         )
         region = cls(hosts, servers_per_host, config, instance_ha_url, workdir, port, redfish, host_pattern)
         region.http.start()

@@ -19,7 +19,7 @@ from shared.db import session_scope, utcnow
 from shared.models import VMove
 from shared.recovery.context import HandOff, RecoveryContext
 from shared.recovery.lifecycle import Lease, LeaseLost
-from shared.recovery.nova import NovaError, hypervisor, power_state, task_state, vm_state
+from shared.recovery.nova import NovaError, hypervisor, power_state, service_host, task_state, vm_state
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +129,22 @@ class ServerEvacuation:
             raise
 
     def _moved(self, server: dict[str, Any]) -> bool:
-        host = hypervisor(server)
+        host = service_host(server)
         return bool(host) and host != self.failed_host
 
     def _reconcile(self, server: dict[str, Any]) -> bool:
         """Resume of an ``ongoing`` vmove: settle it from what Nova says now. True when settled."""
         before = vm_state(server)
         original = self.original or before
-        if self._moved(server) and task_state(server) is None and before != "error":
+        if self._moved(server) and task_state(server) is None:
+            # Already off the failed host: settle it, never evacuate it a second time.
+            if before == "error":
+                if original != "error":
+                    raise EvacuationFailed(
+                        f"Server {self.server_id} is in error state on {service_host(server)} "
+                        "after its evacuation")
+                self._succeeded(server)  # an earlier restore already put it back into error
+                return True
             self._restore(server, original, original != "active")
             return True
         if task_state(server) is not None:

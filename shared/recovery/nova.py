@@ -211,5 +211,14 @@ def power_state(server: dict[str, Any]) -> int | None:
     return server.get("OS-EXT-STS:power_state")
 
 
+def service_host(server: dict[str, Any]) -> str | None:
+    """The nova-compute service host the server is on: what Vigil host names equal (api.md §9).
+
+    ``hypervisor_hostname`` is often the node's FQDN under libvirt, so it cannot say whether a
+    server left the failed host; it is only what vmoves record as ``dest_host``.
+    """
+    return server.get("OS-EXT-SRV-ATTR:host") or server.get("OS-EXT-SRV-ATTR:hypervisor_hostname")
+
+
 def hypervisor(server: dict[str, Any]) -> str | None:
     return server.get("OS-EXT-SRV-ATTR:hypervisor_hostname") or server.get("OS-EXT-SRV-ATTR:host")

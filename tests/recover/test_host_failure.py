@@ -71,6 +71,21 @@ def test_auto_evacuates_every_server_ha_enabled_first_and_finishes(cloud):
     assert host_row(FAILED).on_maintenance is True
 
 
+def test_hypervisors_named_by_fqdn_are_recovered_and_recorded_by_hypervisor_name(cloud):
+    # libvirt reports the node's FQDN as hypervisor_hostname; the service host stays short.
+    region = cloud(hypervisor_domain="compute.example.org")
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    ha, plain = boot_mixed(region, FAILED)
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    row = wait_settled(uuid)
+    assert (row.status, row.message) == ("finished", None)
+    assert_recovered(region, ha + plain, {f"compute-00{i}" for i in range(1, 6)})
+    for move in vmoves(uuid):
+        assert move.status == "succeeded"
+        assert move.dest_host == region.server(move.instance_uuid)["host"] + ".compute.example.org"
+
+
 def test_force_down_happens_before_disable_so_nova_never_hangs(cloud):
     """Disabling a service Nova still thinks is up hangs for rpc_response_timeout (30 real s
     here, beyond Vigil's 5 s Nova timeout): finishing at all shows force-down came first."""
