@@ -249,6 +249,13 @@ def _needs_reserved_host(name: str) -> bool:
 
 def _single_attempt(ctx: RecoveryContext, kind: str, tasks: dict[str, list[str]], inputs: dict) -> tuple[str, str | None]:
     current = ctx.current_attempt() if ctx.claim.reason == "resume" else None
+    # A worker can stop after its attempt ended but before the final write: a resume then
+    # reports that outcome instead of stopping and starting a recovered server again.
+    if current is not None and current.outcome == "succeeded":
+        return FINISHED, None
+    if current is not None and current.outcome == "failed":
+        raise WorkflowError(
+            f"attempt {current.number} had failed before this worker took over (see its steps)")
     if current is not None and current.outcome is None:
         ctx.enter_attempt(current.number)
     else:

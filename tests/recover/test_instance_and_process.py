@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
-from tests.recover.scenario import details, host_row, make_segment, notify, vmoves, wait_settled
+import pytest
+from sqlalchemy import update
+
+from shared.db import session_scope, utcnow
+from shared.models import Notification, RecoveryAttempt
+from shared.recovery.lifecycle import Claim, claim
+from shared.settings import get_settings
+from tests.recover.scenario import (
+    deliver, details, host_row, make_segment, notify, trigger_event, vmoves, wait_settled,
+)
 
 HOSTS = [f"compute-00{i}" for i in range(6)]
 
@@ -122,3 +131,24 @@ def test_crashed_guest_is_started_again(cloud):
     assert (row.status, row.message) == ("finished", None)
     assert region.server(server)["vm_state"] == "active"
     assert region.server(server)["host"] == "compute-001"
+
+
+def test_resume_after_a_succeeded_attempt_finishes_without_touching_the_server(cloud, recover_fn, monkeypatch):
+    region = cloud()
+    monkeypatch.delenv("VIGIL_SINK")  # the test delivers the triggers
+    get_settings.cache_clear()
+    make_segment("auto", HOSTS)
+    server = region.boot_server("compute-001", metadata={"HA_Enabled": "True"})
+    uuid = vm_down("compute-001", server)
+    assert isinstance(claim(uuid, "created"), Claim)
+    # The worker ended its attempt successfully, then died before writing `finished`.
+    with session_scope() as session:
+        session.add(RecoveryAttempt(notification_uuid=uuid, number=1, kind="instance", outcome="succeeded",
+                                    started_at=utcnow(), ended_at=utcnow()))
+        session.execute(update(Notification).where(Notification.notification_uuid == uuid)
+                        .values(attempt=1, lease_expires_at=utcnow() - dt.timedelta(minutes=1)))
+    seen = len(region.request_log)
+    assert deliver(recover_fn.url, trigger_event(uuid, "resume", "VM")).status_code == 200
+    row = wait_settled(uuid)
+    assert (row.status, row.message) == ("finished", None)
+    assert [r for r in region.request_log[seen:] if r[:2] == ("nova", "POST")] == []
