@@ -62,14 +62,16 @@ class RecoveryContext:
     def uuid(self) -> str:
         return self.claim.notification_uuid
 
-    def over_budget(self) -> bool:
+    def over_budget(self, restores: bool = False) -> bool:
         """True when a server started now might still be evacuating when the invocation must end.
 
-        An evacuation may take ``wait_period_after_evacuation``; a budget shorter than that can
-        only be honoured by elapsed time, so every invocation still makes progress.
+        An evacuation may take ``wait_period_after_evacuation``, plus the stop wait for a server
+        that is put back into its stopped or error state; a budget shorter than that can only be
+        honoured by elapsed time, so every invocation still makes progress.
         """
         elapsed = time.monotonic() - self.started
-        window = self.settings.wait_period_after_evacuation
+        window = self.settings.wait_period_after_evacuation + (
+            self.settings.wait_period_after_power_off if restores else 0)
         budget = self.settings.recovery_time_budget
         if budget <= window:
             return elapsed > budget

@@ -247,10 +247,10 @@ def evacuate_attempt(
     def work(vmove: VMove) -> None:
         if ctx.lease.lost.is_set():
             return
-        if vmove.status == "pending" and ctx.over_budget():
+        original = vm_states.get(vmove.instance_uuid)
+        if vmove.status == "pending" and ctx.over_budget(restores=original not in (None, "active")):
             deferred.append(vmove.instance_uuid)
             return
-        original = vm_states.get(vmove.instance_uuid)
         ServerEvacuation(ctx, vmove, failed_host, target, original).run()
 
     threads = max(1, ctx.settings.host_failure_recovery_threads)

@@ -44,8 +44,9 @@ class DisableComputeServiceTask(Task):
         force_down = settings.host_failure.force_down_after_fencing and nova.supports(
             FORCE_DOWN_MICROVERSION
         )
+        # Fencing comes first in either mode (§15.1 step 1): a failed fence fails the step.
+        self.report(self._fencing_evidence(host_name), 0.2)
         if force_down:
-            self.report(self._fencing_evidence(host_name), 0.2)
             if not service.get("forced_down"):
                 nova.update_service(service, host_name, "nova-compute", forced_down=True)
             self.report(

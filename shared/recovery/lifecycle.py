@@ -130,7 +130,8 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
                 Notification.source_host_uuid == row.source_host_uuid,
                 Notification.notification_uuid != notification_uuid,
                 Notification.status == "running",
-                Notification.lease_expires_at > now,
+                # A live lease, or a hand-off waiting for its resume (released: no owner).
+                or_(Notification.lease_expires_at > now, Notification.lease_owner.is_(None)),
                 Notification.deleted == 0,
             )
         )

@@ -278,8 +278,11 @@ def test_redfish_confirms_power_off_before_forcing_down(cloud):
     assert region.server(server)["host"] != FAILED
 
 
-def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud):
-    region = cloud(env=redfish)
+@pytest.mark.parametrize("mode", [{}, {"VIGIL_HOST_FAILURE__FORCE_DOWN_AFTER_FENCING": "false",
+                                       "VIGIL_WAIT_PERIOD_AFTER_SERVICE_UPDATE": "1"}],
+                         ids=["force-down", "fixed-wait"])
+def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, mode):
+    region = cloud(env=lambda r: {**redfish(r), **mode})
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
     server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
     region.stop_service(FAILED, "nova-compute")  # the host runs on, its compute service is gone

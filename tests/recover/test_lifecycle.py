@@ -13,7 +13,7 @@ from sqlalchemy import update
 from shared.db import session_scope, utcnow
 from shared.models import Notification, Segment, VMove
 from shared.recovery.evacuation import set_vmove
-from shared.recovery.lifecycle import Claim, Lease, LeaseLost, claim
+from shared.recovery.lifecycle import Claim, HostBusy, Lease, LeaseLost, claim
 from shared.settings import get_settings
 from tests.recover.scenario import (
     deliver, details, host_down, make_segment, notification, notify, ping_event, trigger_event,
@@ -276,3 +276,17 @@ def test_an_owner_that_lost_its_claim_can_neither_start_nor_record_an_evacuation
 
     set_vmove(move_id, Lease(uuid, second.owner), status="ongoing", start_time=utcnow())
     assert vmoves(uuid)[0].status == "ongoing"
+
+
+def test_a_handed_off_recovery_still_holds_its_host_until_resumed(cloud, monkeypatch):
+    cloud()
+    monkeypatch.delenv("VIGIL_SINK")  # the test plays the workers
+    get_settings.cache_clear()
+    make_segment("auto", HOSTS)
+    first = host_down(FAILED)
+    assert isinstance(claim(first, "created"), Claim)
+    set_row(first, lease_owner=None, lease_expires_at=utcnow() - dt.timedelta(seconds=1))  # handed off
+    second = notify(FAILED, "PROCESS", {"event": "STOPPED", "process_name": "nova-compute"})
+    with pytest.raises(HostBusy):
+        claim(second, "created")
+    assert isinstance(claim(first, "resume"), Claim)
