@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,6 +214,8 @@ class Lease:
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # When the lease was last known good (the claim or a renewal), on this process's clock.
+        self._renewed_at = time.monotonic()
 
     def holds(self):
         """SQL condition true while this worker still owns the notification (its fencing token)."""
@@ -231,11 +234,18 @@ class Lease:
                     .where(self.holds())
                     .values(lease_expires_at=db_now() + interval_seconds(settings.recovery_lease_seconds))
                 ).rowcount
-        except Exception:  # a database blip: the lease still has time, try again next beat
+        except Exception:
+            # A database blip: the lease may still have time, so try again next beat. Once it may
+            # have run out, another instance may own the notification: stop working on it.
             log.warning("lease renewal for %s failed", self.notification_uuid, exc_info=True)
+            margin = settings.recovery_lease_seconds - settings.recovery_heartbeat_seconds
+            if time.monotonic() - self._renewed_at > margin:
+                self.lost.set()
             return not self.lost.is_set()
         if not count:
             self.lost.set()
+        else:
+            self._renewed_at = time.monotonic()
         return bool(count)
 
     def _beat(self) -> None:

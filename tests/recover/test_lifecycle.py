@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
 import time
 import uuid as uuidlib
@@ -290,3 +291,17 @@ def test_a_handed_off_recovery_still_holds_its_host_until_resumed(cloud, monkeyp
     with pytest.raises(HostBusy):
         claim(second, "created")
     assert isinstance(claim(first, "resume"), Claim)
+
+
+def test_an_owner_cut_off_from_the_database_gives_up_once_its_lease_may_have_run_out(cloud, monkeypatch):
+    cloud()  # lease 3 s, heartbeat 0.3 s
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("VIGIL_DATABASE_URL", f"postgresql+pg8000://postgres@127.0.0.1:{closed_port}/vigil")
+    get_settings.cache_clear()
+    lease = Lease(str(uuidlib.uuid4()), "worker-a")
+    assert lease.renew() is True  # a blip: the lease still has time
+    time.sleep(2.8)  # every renewal fails until the lease (3 s less a heartbeat) may have run out
+    assert lease.renew() is False
+    assert lease.lost.is_set()
