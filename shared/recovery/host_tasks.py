@@ -152,8 +152,18 @@ class PrepareHAEnabledInstancesTask(Task):
         self.report("Preparing instances for evacuation", 0.0)
         servers = self.ctx.nova.servers_on_host(host_name)
         self.report(f"Total instances running on failed host '{host_name}' is {len(servers)}", 0.3)
+        # The state each server had before Vigil touched it, as earlier attempts recorded it: a
+        # later attempt restores that, and judges "in error" by it, not by the error an earlier
+        # failed evacuation left behind.
+        first_seen: dict[str, str] = {}
+        for step_outputs in earlier_outputs(notification_uuid, self.step_name, self.ctx.attempt):
+            first_seen.update(step_outputs.get("vm_states") or {})
+
+        def original_state(server: dict[str, Any]) -> str:
+            return first_seen.get(server["id"], server["vm_state"])
+
         if options.ignore_instances_in_error_state:
-            servers = [s for s in servers if s["vm_state"] != "error"]
+            servers = [s for s in servers if original_state(s) != "error"]
         key = options.ha_enabled_instance_metadata_key
         ha = [s for s in servers if truthy(s["metadata"].get(key, False))]
         others = [s for s in servers if not truthy(s["metadata"].get(key, False))]
@@ -179,14 +189,7 @@ class PrepareHAEnabledInstancesTask(Task):
         self.report(
             f"Instances to be evacuated are: '{','.join(s['id'] for s in selected)}'", 1.0
         )
-        # The state each server had before Vigil touched it: a later attempt restores that,
-        # not the error an earlier failed evacuation left behind.
-        states = {s["id"]: s["vm_state"] for s in selected}
-        for step_outputs in earlier_outputs(notification_uuid, self.step_name, self.ctx.attempt):
-            for server_id, state in (step_outputs.get("vm_states") or {}).items():
-                if server_id in states:
-                    states[server_id] = state
-        return {"vm_states": states}
+        return {"vm_states": {s["id"]: original_state(s) for s in selected}}
 
     def _create_vmoves(self, notification_uuid, host_name, selected, pkey, default) -> None:
         """The attempt's work list, once: a re-run of this step keeps what is already there."""

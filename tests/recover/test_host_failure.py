@@ -216,9 +216,15 @@ def test_rh_priority_without_reserved_host_falls_back_to_auto_and_finishes(cloud
         "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
 
 
-def test_auto_priority_falls_back_to_reserved_host_and_ends_finished(cloud):
-    """Every other host is full, so Nova's scheduler fails; the reserved host then takes them."""
-    region = cloud(host_capacity=4, hosts=3)
+@pytest.mark.parametrize("ignore_error", ["false", "true"])
+def test_auto_priority_falls_back_to_reserved_host_and_ends_finished(cloud, ignore_error):
+    """Every other host is full, so Nova's scheduler fails; the reserved host then takes them.
+
+    The failed auto attempt leaves the servers in error: ignore_instances_in_error_state judges
+    a server by the state it had before Vigil touched it, so the fallback still moves them.
+    """
+    region = cloud(host_capacity=4, hosts=3,
+                   env={"VIGIL_HOST_FAILURE__IGNORE_INSTANCES_IN_ERROR_STATE": ignore_error})
     region.set_reserved("compute-002")
     for _ in range(4):
         region.boot_server("compute-001")
