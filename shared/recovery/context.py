@@ -7,12 +7,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import Session
 
 from shared.clients import openstack_connection
 from shared.db import session_scope, utcnow
 from shared.models import Notification, RecoveryAttempt
-from shared.recovery.lifecycle import Claim, Lease
+from shared.recovery.lifecycle import Claim, Lease, LeaseLost
 from shared.recovery.nova import Nova
 from shared.settings import Settings, get_settings
 
@@ -139,9 +140,22 @@ class RecoveryContext:
     def end_attempt(self, outcome: str) -> None:
         self._update_attempt(outcome=outcome, ended_at=utcnow())
 
-    def record_reserved_host(self, host: dict[str, Any]) -> None:
-        """The claim belongs to the attempt, so a resume reuses it (§15.8)."""
-        self._update_attempt(reserved_host_uuid=host["uuid"], reserved_host_name=host["name"])
+    def record_reserved_host(self, session: Session, host: dict[str, Any]) -> None:
+        """The claim belongs to the attempt, so a resume reuses it (§15.8). Written in the claim's
+        own transaction and only while this worker holds the lease: a crash or a lost lease
+        rolls the claim back instead of taking the reserved host out of the pool for nothing."""
+        written = session.execute(
+            update(RecoveryAttempt)
+            .where(
+                RecoveryAttempt.notification_uuid == self.uuid,
+                RecoveryAttempt.number == self.attempt,
+                exists().where(self.lease.holds()),
+            )
+            .values(reserved_host_uuid=host["uuid"], reserved_host_name=host["name"])
+        ).rowcount
+        if not written:
+            self.lease.lost.set()
+            raise LeaseLost(f"lease on {self.uuid} lost")
 
     def attempt_row(self) -> RecoveryAttempt | None:
         with session_scope() as session:

@@ -226,10 +226,9 @@ class HostRecovery:
         return kind == "reserved_host"
 
     def _claim(self) -> str:
-        host = hosts.claim_reserved_host(self.segment_uuid)
+        host = hosts.claim_reserved_host(self.segment_uuid, self.ctx.record_reserved_host)
         if host is None:
             raise NoReservedHost()
-        self.ctx.record_reserved_host(host)
         return host["name"]
 
     def _abandon_pending(self, exc: Exception) -> None:

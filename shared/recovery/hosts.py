@@ -6,9 +6,11 @@ Reserved hosts are claimed with a row lock that skips rows another claim holds (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shared import events
 from shared.db import session_scope, utcnow
@@ -30,8 +32,13 @@ def any_reserved_host(segment_uuid: str) -> bool:
         return session.scalar(_candidates(segment_uuid).limit(1)) is not None
 
 
-def claim_reserved_host(segment_uuid: str) -> dict[str, Any] | None:
-    """Take the newest live reserved host of the segment; it is not returned to the pool."""
+def claim_reserved_host(
+    segment_uuid: str, record: Callable[[Session, dict[str, Any]], None]
+) -> dict[str, Any] | None:
+    """Take the newest live reserved host of the segment; it is not returned to the pool.
+
+    ``record`` writes the claim where it belongs in the same transaction, and may refuse it.
+    """
     with session_scope() as session:
         host = session.scalar(
             _candidates(segment_uuid)
@@ -47,6 +54,7 @@ def claim_reserved_host(segment_uuid: str) -> dict[str, Any] | None:
         host.updated_at = utcnow()
         session.flush()
         claimed = host_payload(host, segment)
+        record(session, claimed)
     events.emit("host.update.end", "recover", claimed["uuid"], claimed)
     return claimed
 

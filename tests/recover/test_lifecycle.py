@@ -16,9 +16,11 @@ from shared.models import Notification, Segment, VMove
 from shared.recovery.evacuation import set_vmove
 from shared.recovery.lifecycle import Claim, HostBusy, Lease, LeaseLost, claim
 from shared.settings import get_settings
+from shared.recovery import hosts as recovery_hosts
+from shared.recovery.context import RecoveryContext
 from tests.recover.scenario import (
-    deliver, details, host_down, make_segment, notification, notify, ping_event, trigger_event,
-    vmoves, wait_settled,
+    deliver, details, host_down, host_row, make_segment, notification, notify, ping_event,
+    trigger_event, vmoves, wait_settled,
 )
 
 FAILED = "compute-000"
@@ -305,3 +307,19 @@ def test_an_owner_cut_off_from_the_database_gives_up_once_its_lease_may_have_run
     time.sleep(2.8)  # every renewal fails until the lease (3 s less a heartbeat) may have run out
     assert lease.renew() is False
     assert lease.lost.is_set()
+
+
+def test_a_worker_that_lost_its_claim_cannot_take_a_reserved_host(cloud, monkeypatch):
+    cloud()
+    monkeypatch.delenv("VIGIL_SINK")  # the test plays the workers
+    get_settings.cache_clear()
+    segment = make_segment("reserved_host", HOSTS[:-1], reserved=[HOSTS[-1]])
+    uuid = host_down(FAILED)
+    first = claim(uuid, "created")
+    ctx = RecoveryContext(first, Lease(uuid, first.owner))
+    ctx.begin_attempt("reserved_host")
+    set_row(uuid, lease_expires_at=utcnow() - dt.timedelta(minutes=1))
+    assert isinstance(claim(uuid, "resume"), Claim)  # another worker took over
+    with pytest.raises(LeaseLost):
+        recovery_hosts.claim_reserved_host(segment, ctx.record_reserved_host)
+    assert host_row(HOSTS[-1]).reserved is True  # still in the pool for the new owner
