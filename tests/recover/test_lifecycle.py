@@ -13,11 +13,11 @@ from sqlalchemy import update
 
 from shared.db import session_scope, utcnow
 from shared.models import Notification, Segment, VMove
+from shared.recovery import hosts as recovery_hosts
+from shared.recovery.context import RecoveryContext
 from shared.recovery.evacuation import set_vmove
 from shared.recovery.lifecycle import Claim, HostBusy, Lease, LeaseLost, claim
 from shared.settings import get_settings
-from shared.recovery import hosts as recovery_hosts
-from shared.recovery.context import RecoveryContext
 from tests.recover.scenario import (
     deliver, details, host_down, host_row, make_segment, notification, notify, ping_event,
     trigger_event, vmoves, wait_settled,
