@@ -84,6 +84,18 @@ def _claimable(status: str, reason: str, lease_expired: bool) -> bool:
     return status == "running" and lease_expired
 
 
+def _claim_condition(reason: str):
+    """What the row must look like for a trigger with this reason to act on it (§3 step 3)."""
+    if reason == "created":
+        return Notification.status == "new"
+    if reason == "retry":
+        return Notification.status.in_(("new", "error"))
+    return and_(
+        Notification.status == "running",
+        or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < db_now()),
+    )
+
+
 def claim(notification_uuid: str, reason: str) -> Claim | Skip:
     """Claim the notification for one attempt, or say why not. Raises HostBusy."""
     settings = get_settings()
@@ -113,6 +125,7 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
                 .where(
                     Notification.notification_uuid == notification_uuid,
                     Notification.status == status_read,
+                    _claim_condition(reason),  # never over a live owner's head
                 )
                 .values(
                     status="ignored",
@@ -140,18 +153,9 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
             raise HostBusy(
                 f"notification {busy} of the same host is running; {notification_uuid} waits"
             )
-        if reason == "created":
-            condition = Notification.status == "new"
-        elif reason == "retry":
-            condition = Notification.status.in_(("new", "error"))
-        else:
-            condition = and_(
-                Notification.status == "running",
-                or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < db_now()),
-            )
         won = session.execute(
             update(Notification)
-            .where(Notification.notification_uuid == notification_uuid, condition)
+            .where(Notification.notification_uuid == notification_uuid, _claim_condition(reason))
             .values(
                 status="running",
                 lease_owner=owner,
