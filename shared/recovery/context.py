@@ -86,6 +86,14 @@ class RecoveryContext:
     def begin_attempt(self, kind: str) -> RecoveryAttempt:
         """A new attempt number (§15.7): each Prepare run, fallback or retry gets its own."""
         with session_scope() as session:
+            # Locking the notification through the lease numbers attempts one at a time, and
+            # only for the worker that owns it.
+            owned = session.scalar(
+                select(Notification.id).where(self.lease.holds()).with_for_update()
+            )
+            if owned is None:
+                self.lease.lost.set()
+                raise LeaseLost(f"lease on {self.uuid} lost")
             last = session.scalar(
                 select(func.max(RecoveryAttempt.number)).where(
                     RecoveryAttempt.notification_uuid == self.uuid
@@ -99,15 +107,9 @@ class RecoveryContext:
             )
             session.add(row)
             session.execute(
-                update(Notification)
-                .where(
-                    Notification.notification_uuid == self.uuid,
-                    Notification.lease_owner == self.lease.owner,
-                )
-                .values(attempt=row.number)
+                update(Notification).where(Notification.id == owned).values(attempt=row.number)
             )
             session.flush()
-        self.lease.check()
         self.enter_attempt(row.number)
         return row
 

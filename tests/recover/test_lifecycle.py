@@ -19,7 +19,7 @@ from shared.recovery.evacuation import set_vmove
 from shared.recovery.lifecycle import Claim, HostBusy, Lease, LeaseLost, claim
 from shared.settings import get_settings
 from tests.recover.scenario import (
-    deliver, details, host_down, host_row, make_segment, notification, notify, ping_event,
+    attempts, deliver, details, host_down, host_row, make_segment, notification, notify, ping_event,
     trigger_event, vmoves, wait_settled,
 )
 
@@ -309,7 +309,7 @@ def test_an_owner_cut_off_from_the_database_gives_up_once_its_lease_may_have_run
     assert lease.lost.is_set()
 
 
-def test_a_worker_that_lost_its_claim_cannot_take_a_reserved_host(cloud, monkeypatch):
+def test_a_worker_that_lost_its_claim_can_neither_take_a_reserved_host_nor_begin_an_attempt(cloud, monkeypatch):
     cloud()
     monkeypatch.delenv("VIGIL_SINK")  # the test plays the workers
     get_settings.cache_clear()
@@ -323,3 +323,6 @@ def test_a_worker_that_lost_its_claim_cannot_take_a_reserved_host(cloud, monkeyp
     with pytest.raises(LeaseLost):
         recovery_hosts.claim_reserved_host(segment, ctx.record_reserved_host)
     assert host_row(HOSTS[-1]).reserved is True  # still in the pool for the new owner
+    with pytest.raises(LeaseLost):
+        ctx.begin_attempt("auto")
+    assert [a.number for a in attempts(uuid)] == [1]
