@@ -23,6 +23,14 @@ def boot_mixed(region, host: str, count: int = 20) -> tuple[list[str], list[str]
     return ha, plain
 
 
+def auto_host_failure(region) -> tuple[list[str], list[str], str]:
+    """An `auto` segment of six hosts; FAILED carries 20 mixed servers, loses power and is reported."""
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    ha, plain = boot_mixed(region, FAILED)
+    region.power_off(FAILED)
+    return ha, plain, host_down(FAILED)
+
+
 def assert_recovered(region, servers: list[str], healthy: set[str]) -> None:
     for server_id in servers:
         server = region.server(server_id)
@@ -38,10 +46,7 @@ def step_names(uuid: str) -> list[str]:
 
 def test_auto_evacuates_every_server_ha_enabled_first_and_finishes(cloud):
     region = cloud()
-    make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    ha, plain = boot_mixed(region, FAILED)
-    region.power_off(FAILED)
-    uuid = host_down(FAILED)
+    ha, plain, uuid = auto_host_failure(region)
     row = wait_settled(uuid)
     assert (row.status, row.message) == ("finished", None)
     assert_recovered(region, ha + plain, {f"compute-00{i}" for i in range(1, 6)})
@@ -74,10 +79,7 @@ def test_auto_evacuates_every_server_ha_enabled_first_and_finishes(cloud):
 def test_hypervisors_named_by_fqdn_are_recovered_and_recorded_by_hypervisor_name(cloud):
     # libvirt reports the node's FQDN as hypervisor_hostname; the service host stays short.
     region = cloud(hypervisor_domain="compute.example.org")
-    make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    ha, plain = boot_mixed(region, FAILED)
-    region.power_off(FAILED)
-    uuid = host_down(FAILED)
+    ha, plain, uuid = auto_host_failure(region)
     row = wait_settled(uuid)
     assert (row.status, row.message) == ("finished", None)
     assert_recovered(region, ha + plain, {f"compute-00{i}" for i in range(1, 6)})
@@ -101,10 +103,7 @@ def test_force_down_happens_before_disable_so_nova_never_hangs(cloud):
 
 def test_only_ha_enabled_servers_move_when_evacuate_all_instances_is_off(cloud):
     region = cloud(env={"VIGIL_HOST_FAILURE__EVACUATE_ALL_INSTANCES": "false"})
-    make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    ha, plain = boot_mixed(region, FAILED)
-    region.power_off(FAILED)
-    uuid = host_down(FAILED)
+    ha, plain, uuid = auto_host_failure(region)
     assert wait_settled(uuid).status == "finished"
     assert_recovered(region, ha, {f"compute-00{i}" for i in range(1, 6)})
     assert all(region.server(s)["host"] == FAILED and region.evacuation_count(s) == 0 for s in plain)
@@ -346,10 +345,7 @@ def test_nova_below_force_down_microversion_falls_back_to_the_fixed_wait(cloud):
 
 def test_the_failed_hosts_servers_are_listed_page_by_page(cloud):
     region = cloud(env={"VIGIL_NOVA_PAGE_SIZE": "7"})
-    make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    ha, plain = boot_mixed(region, FAILED)
-    region.power_off(FAILED)
-    uuid = host_down(FAILED)
+    ha, plain, uuid = auto_host_failure(region)
     assert wait_settled(uuid).status == "finished"
     pages = [r for r in region.request_log if r[:3] == ("nova", "GET", "/v2.1/servers/detail")]
     assert len(pages) >= 3  # 20 servers, 7 per page
