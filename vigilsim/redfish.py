@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vigilsim.http import Request, Response
-from vigilsim.model import CloudError, Model
+from vigilsim.model import Model
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -59,10 +59,8 @@ class Redfish:
         return _error(405, "OperationNotAllowed", "The HTTP method is not allowed for this resource.")
 
     def power(self, name: str, on: bool) -> None:
-        try:
-            (self.model.power_on if on else self.model.power_off)(name)
-        except CloudError:
-            pass
+        """``name`` is a known host: the route answered 404 for any other."""
+        (self.model.power_on if on else self.model.power_off)(name)
         if self.on_power:
             self.on_power(name)
 
