@@ -29,9 +29,14 @@ SEGMENT_DISABLED_MESSAGE = "Recovery aboart: the segment HA is disabled."
 REASONS = ("created", "retry", "resume")
 
 
-def db_now():
+def sql_now():
     """``now()`` of the database as naive UTC, usable inside statements."""
     return func.timezone("utc", func.now())
+
+
+def lease_expired():
+    """SQL: the notification's lease has run out (or was released), so a resume may take it."""
+    return or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < sql_now())
 
 
 def interval_seconds(value: float) -> Any:
@@ -76,24 +81,13 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _claimable(status: str, reason: str, lease_expired: bool) -> bool:
-    if reason == "created":
-        return status == "new"
-    if reason == "retry":
-        return status in ("new", "error")
-    return status == "running" and lease_expired
-
-
 def _claim_condition(reason: str):
     """What the row must look like for a trigger with this reason to act on it (§3 step 3)."""
     if reason == "created":
         return Notification.status == "new"
     if reason == "retry":
         return Notification.status.in_(("new", "error"))
-    return and_(
-        Notification.status == "running",
-        or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < db_now()),
-    )
+    return and_(Notification.status == "running", lease_expired())
 
 
 def claim(notification_uuid: str, reason: str) -> Claim | Skip:
@@ -110,9 +104,11 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
             return Skip(f"unknown notification {notification_uuid}")
         if row.status in SETTLED:
             return Skip(f"notification {notification_uuid} is already {row.status}")
-        now = session.scalar(select(db_now()))
-        expired = row.lease_expires_at is None or row.lease_expires_at < now
-        if not _claimable(row.status, reason, expired):
+        now = session.scalar(select(sql_now()))
+        actionable = session.scalar(
+            select(Notification.id).where(Notification.id == row.id, _claim_condition(reason))
+        )
+        if actionable is None:
             return Skip(f"notification {notification_uuid} is {row.status}; nothing to claim for '{reason}'")
         status_read = row.status
         host = session.scalar(
@@ -132,7 +128,7 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
                     message=SEGMENT_DISABLED_MESSAGE,
                     lease_owner=None,
                     lease_expires_at=None,
-                    updated_at=db_now(),
+                    updated_at=sql_now(),
                 )
             ).rowcount
             return Skip(
@@ -159,8 +155,8 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
             .values(
                 status="running",
                 lease_owner=owner,
-                lease_expires_at=db_now() + interval_seconds(settings.recovery_lease_seconds),
-                updated_at=db_now(),
+                lease_expires_at=sql_now() + interval_seconds(settings.recovery_lease_seconds),
+                updated_at=sql_now(),
                 retried=or_(Notification.retried, literal(reason == "retry")),
             )
             .returning(Notification.retried, Notification.attempt)
@@ -236,7 +232,7 @@ class Lease:
                 count = session.execute(
                     update(Notification)
                     .where(self.holds())
-                    .values(lease_expires_at=db_now() + interval_seconds(settings.recovery_lease_seconds))
+                    .values(lease_expires_at=sql_now() + interval_seconds(settings.recovery_lease_seconds))
                 ).rowcount
         except Exception:
             # A database blip: the lease may still have time, so try again next beat. Once it may
@@ -286,7 +282,7 @@ class Lease:
                     message=message,
                     lease_owner=None,
                     lease_expires_at=None,
-                    updated_at=db_now(),
+                    updated_at=sql_now(),
                 )
             ).rowcount
         if not count:
@@ -301,8 +297,8 @@ class Lease:
                 .where(self.holds())
                 .values(
                     lease_owner=None,
-                    lease_expires_at=db_now() - interval_seconds(1),
-                    updated_at=db_now(),
+                    lease_expires_at=sql_now() - interval_seconds(1),
+                    updated_at=sql_now(),
                 )
             ).rowcount
         return bool(count)

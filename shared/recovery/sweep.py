@@ -16,7 +16,7 @@ from shared import events
 from shared.db import session_scope
 from shared.locks import claim_interval, single_run
 from shared.models import Notification
-from shared.recovery.lifecycle import db_now, interval_seconds
+from shared.recovery.lifecycle import interval_seconds, lease_expired, sql_now
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def _republish(rows: list[tuple[str, str]], reason: str) -> int:
             session.execute(
                 update(Notification)
                 .where(Notification.notification_uuid == uuid)
-                .values(last_triggered_at=db_now())
+                .values(last_triggered_at=sql_now())
             )
         sent += 1
     return sent
@@ -62,9 +62,9 @@ def retry_unfinished() -> dict[str, int]:
         failed = session.execute(
             update(Notification)
             .where(Notification.status == "error", Notification.retried.is_(True))
-            .values(status="failed", updated_at=db_now())
+            .values(status="failed", updated_at=sql_now())
         ).rowcount
-    stale = db_now() - interval_seconds(settings.retry_notification_new_status_interval)
+    stale = sql_now() - interval_seconds(settings.retry_notification_new_status_interval)
     rows = _select(
         or_(
             and_(Notification.status == "error", Notification.retried.is_(False)),
@@ -78,7 +78,7 @@ def resume_expired_leases() -> dict[str, int]:
     rows = _select(
         and_(
             Notification.status == "running",
-            or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < db_now()),
+            lease_expired(),
         )
     )
     return {"resumed": _republish(rows, "resume")}
@@ -92,7 +92,7 @@ def expire_old() -> dict[str, int]:
             .where(
                 Notification.status.in_(("new", "running", "error")),
                 Notification.generated_time
-                < db_now() - interval_seconds(settings.notifications_expired_interval),
+                < sql_now() - interval_seconds(settings.notifications_expired_interval),
                 Notification.deleted == 0,
             )
             .values(
@@ -100,7 +100,7 @@ def expire_old() -> dict[str, int]:
                 message=EXPIRED_MESSAGE,
                 lease_owner=None,
                 lease_expires_at=None,
-                updated_at=db_now(),
+                updated_at=sql_now(),
             )
         ).rowcount
     return {"expired": count}
