@@ -117,16 +117,20 @@ class RecoveryContext:
         self.attempt = number
         self.runs = Counter()
 
-    def current_attempt(self) -> RecoveryAttempt | None:
-        if not self.claim.attempt:
+    def _attempt(self, number: int) -> RecoveryAttempt | None:
+        if not number:
             return None
         with session_scope() as session:
             return session.scalar(
                 select(RecoveryAttempt).where(
                     RecoveryAttempt.notification_uuid == self.uuid,
-                    RecoveryAttempt.number == self.claim.attempt,
+                    RecoveryAttempt.number == number,
                 )
             )
+
+    def current_attempt(self) -> RecoveryAttempt | None:
+        """The attempt the notification was on when this worker claimed it (for a resume)."""
+        return self._attempt(self.claim.attempt)
 
     def _update_attempt(self, **values: Any) -> None:
         with session_scope() as session:
@@ -160,10 +164,5 @@ class RecoveryContext:
             raise LeaseLost(f"lease on {self.uuid} lost")
 
     def attempt_row(self) -> RecoveryAttempt | None:
-        with session_scope() as session:
-            return session.scalar(
-                select(RecoveryAttempt).where(
-                    RecoveryAttempt.notification_uuid == self.uuid,
-                    RecoveryAttempt.number == self.attempt,
-                )
-            )
+        """The attempt this worker is running now."""
+        return self._attempt(self.attempt)
