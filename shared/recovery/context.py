@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
@@ -82,6 +83,22 @@ class RecoveryContext:
         """Wait, but wake at once if the lease is lost."""
         if self.lease.lost.wait(seconds):
             self.lease.check()
+
+    def poll(self, seconds: float, read: Callable[[], Any], done: Callable[[Any], bool],
+             timed_out: Callable[[], Exception]) -> Any:
+        """``read`` every ``verify_interval`` until ``done``; after ``seconds`` raise ``timed_out()``.
+
+        Stops with LeaseLost as soon as another worker owns the notification.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            self.lease.check()
+            value = read()
+            if done(value):
+                return value
+            if time.monotonic() >= deadline:
+                raise timed_out()
+            self.sleep(self.settings.verify_interval)
 
     def begin_attempt(self, kind: str) -> RecoveryAttempt:
         """A new attempt number (§15.7): each Prepare run, fallback or retry gets its own."""

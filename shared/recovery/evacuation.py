@@ -9,7 +9,6 @@ evacuating again, so a server already moved or still rebuilding is never evacuat
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -88,16 +87,8 @@ class ServerEvacuation:
         self.locked_by_us = vmove.message == LOCK_NOTE
 
     def _poll(self, seconds: float, done) -> dict[str, Any]:
-        interval = self.ctx.settings.verify_interval
-        deadline = time.monotonic() + seconds
-        while True:
-            self.ctx.lease.check()
-            server = self.nova.server(self.server_id)
-            if done(server):
-                return server
-            if time.monotonic() >= deadline:
-                raise EvacuationTimeout(self.server_id)
-            self.ctx.sleep(interval)
+        return self.ctx.poll(seconds, lambda: self.nova.server(self.server_id), done,
+                             lambda: EvacuationTimeout(self.server_id))
 
     def run(self) -> None:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from shared.recovery.context import RecoveryContext, Settled
@@ -16,16 +15,9 @@ class InstanceRecoveryFailed(RuntimeError):
 
 
 def wait_for(ctx: RecoveryContext, seconds: float, read: Callable[[], Any], done, what: str) -> Any:
-    """Poll ``read`` every ``verify_interval`` until ``done``; timeout names ``what``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        ctx.lease.check()
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() >= deadline:
-            raise InstanceRecoveryFailed(f"Timed out after {seconds} s waiting for {what}")
-        ctx.sleep(ctx.settings.verify_interval)
+    """Poll until ``done``; a timeout fails the step naming ``what``."""
+    return ctx.poll(seconds, read, done, lambda: InstanceRecoveryFailed(
+        f"Timed out after {seconds} s waiting for {what}"))
 
 
 class StopInstanceTask(Task):
