@@ -8,7 +8,8 @@ text ends up in the notification's or vmove's ``message``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import requests
 from keystoneauth1 import exceptions as ksa_exc
@@ -24,6 +25,7 @@ FORCE_DOWN_MICROVERSION = "2.11"
 # Extra tries for GET and PUT (idempotent) when Nova times out or answers 5xx; an evacuate or
 # other POST action is never repeated blindly.
 IDEMPOTENT_RETRIES = 2
+T = TypeVar("T")
 
 
 class NovaError(RuntimeError):
@@ -32,6 +34,17 @@ class NovaError(RuntimeError):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+def _retrying(tries: int, once: Callable[[], T]) -> T:
+    """Run ``once``, again after a timeout or a 5xx, up to ``tries`` times; a 4xx is final."""
+    for attempt in range(tries):
+        try:
+            return once()
+        except NovaError as exc:
+            if attempt + 1 == tries or (exc.status is not None and exc.status < 500):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _reply_text(response: requests.Response) -> str:
@@ -93,13 +106,7 @@ class Nova:
         if idempotent is None:
             idempotent = method in ("GET", "PUT")
         tries = 1 + (IDEMPOTENT_RETRIES if idempotent else 0)
-        for attempt in range(tries):
-            try:
-                return self._call_once(method, url, body, params)
-            except NovaError as exc:
-                if attempt + 1 == tries or (exc.status is not None and exc.status < 500):
-                    raise
-        raise AssertionError("unreachable")
+        return _retrying(tries, lambda: self._call_once(method, url, body, params))
 
     def _call_once(self, method: str, url: str, body: Any, params: dict | None) -> Any:
         kwargs: dict[str, Any] = {"timeout": self.timeout}
@@ -158,7 +165,8 @@ class Nova:
         kwargs: dict[str, Any] = {"limit": get_settings().nova_page_size}
         if self.microversion:
             kwargs["microversion"] = self.microversion
-        for attempt in range(1 + IDEMPOTENT_RETRIES):
+
+        def listing() -> list[dict[str, Any]]:
             try:
                 return [
                     {
@@ -174,9 +182,9 @@ class Nova:
                 ]
             except (ksa_exc.ClientException, requests.RequestException, sdk_exc.SDKException) as exc:
                 status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
-                if attempt == IDEMPOTENT_RETRIES or (status is not None and status < 500):
-                    raise NovaError(f"Nova server listing for host '{host}' failed: {exc}") from exc
-        raise AssertionError("unreachable")
+                raise NovaError(f"Nova server listing for host '{host}' failed: {exc}", status) from exc
+
+        return _retrying(1 + IDEMPOTENT_RETRIES, listing)
 
     def server(self, server_id: str) -> dict[str, Any]:
         return self.call("GET", f"/servers/{server_id}")["server"]
