@@ -57,13 +57,8 @@ def _select(condition) -> list[tuple[str, str]]:
 def retry_unfinished() -> dict[str, int]:
     """``error`` gets its one retry; ``new`` older than the threshold lost its trigger."""
     settings = get_settings()
-    with session_scope() as session:
-        # An error that already had its retry cannot stay error: it needs an operator.
-        failed = session.execute(
-            update(Notification)
-            .where(Notification.status == "error", Notification.retried.is_(True))
-            .values(status="failed", updated_at=sql_now())
-        ).rowcount
+    # A retried attempt that ends in error is written `failed` by its own final write, so only
+    # errors that have not had their retry are left here.
     stale = sql_now() - interval_seconds(settings.retry_notification_new_status_interval)
     rows = _select(
         or_(
@@ -71,7 +66,7 @@ def retry_unfinished() -> dict[str, int]:
             and_(Notification.status == "new", Notification.generated_time < stale),
         )
     )
-    return {"retried": _republish(rows, "retry"), "failed": failed}
+    return {"retried": _republish(rows, "retry")}
 
 
 def resume_expired_leases() -> dict[str, int]:
