@@ -21,15 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+import requests
+from sqlalchemy import text
 
-from shared.db import get_engine, session_scope, utcnow  # noqa: E402
-from shared.migrate import upgrade  # noqa: E402
-from shared.models import Host, Segment  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
-from tests.servers import serve_function  # noqa: E402
-from vigil import localdb  # noqa: E402
+from shared.db import get_engine, session_scope, utcnow
+from shared.migrate import upgrade
+from shared.models import Host, Segment
+from shared.settings import get_settings
+from tests.servers import serve_function
+from vigil import localdb
 
 HOSTS = 50
 
@@ -56,21 +56,45 @@ SEED = text(
 def seed(rows: int) -> tuple[list[str], str]:
     now = utcnow().replace(microsecond=0)
     with session_scope() as session:
-        segment = Segment(uuid=str(uuid.uuid4()), name="bench", service_type="COMPUTE",
-                          recovery_method="auto", created_at=now, deleted=0)
+        segment = Segment(
+            uuid=str(uuid.uuid4()),
+            name="bench",
+            service_type="COMPUTE",
+            recovery_method="auto",
+            created_at=now,
+            deleted=0,
+        )
         session.add(segment)
         session.flush()
-        hosts = [Host(uuid=str(uuid.uuid4()), name=f"bench-{i:03d}", type="COMPUTE",
-                      control_attributes="", failover_segment_id=segment.uuid, created_at=now,
-                      deleted=0) for i in range(HOSTS)]
+        hosts = [
+            Host(
+                uuid=str(uuid.uuid4()),
+                name=f"bench-{i:03d}",
+                type="COMPUTE",
+                control_attributes="",
+                failover_segment_id=segment.uuid,
+                created_at=now,
+                deleted=0,
+            )
+            for i in range(HOSTS)
+        ]
         session.add_all(hosts)
     started = time.perf_counter()
     with get_engine().begin() as conn:
-        conn.execute(SEED, {"start": now - dt.timedelta(seconds=rows + 3600), "rows": rows,
-                            "hosts": [h.uuid for h in hosts], "host_count": HOSTS,
-                            "segment": segment.uuid})
+        conn.execute(
+            SEED,
+            {
+                "start": now - dt.timedelta(seconds=rows + 3600),
+                "rows": rows,
+                "hosts": [h.uuid for h in hosts],
+                "host_count": HOSTS,
+                "segment": segment.uuid,
+            },
+        )
         conn.execute(text("ANALYZE notifications"))
-    print(f"seeded {rows} notifications over {HOSTS} hosts in {time.perf_counter() - started:.1f} s")
+    print(
+        f"seeded {rows} notifications over {HOSTS} hosts in {time.perf_counter() - started:.1f} s"
+    )
     return [h.name for h in hosts], segment.uuid
 
 
@@ -92,10 +116,18 @@ def measure_posts(url: str, hostnames: list[str], posts: int, threads: int) -> N
                 i = next(counter, None)
             if i is None:
                 return
-            body = {"notification": {
-                "type": "COMPUTE_HOST", "hostname": hostnames[i % len(hostnames)],
-                "generated_time": (utcnow() + dt.timedelta(minutes=i)).isoformat(),
-                "payload": {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}}}
+            body = {
+                "notification": {
+                    "type": "COMPUTE_HOST",
+                    "hostname": hostnames[i % len(hostnames)],
+                    "generated_time": (utcnow() + dt.timedelta(minutes=i)).isoformat(),
+                    "payload": {
+                        "event": "STOPPED",
+                        "host_status": "NORMAL",
+                        "cluster_status": "OFFLINE",
+                    },
+                }
+            }
             t = time.perf_counter()
             r = session.post(url + "/v1/notifications", json=body, timeout=60)
             with lock:
@@ -110,9 +142,11 @@ def measure_posts(url: str, hostnames: list[str], posts: int, threads: int) -> N
         t.join()
     elapsed = time.perf_counter() - started
     accepted = codes.count(202)
-    print(f"POST /v1/notifications: {accepted}/{len(codes)} accepted, {threads} clients, "
-          f"{accepted / elapsed:.1f} notifications/s, p50 {percentile(latencies, .5) * 1000:.1f} ms, "
-          f"p99 {percentile(latencies, .99) * 1000:.1f} ms")
+    print(
+        f"POST /v1/notifications: {accepted}/{len(codes)} accepted, {threads} clients, "
+        f"{accepted / elapsed:.1f} notifications/s, p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+    )
 
 
 def measure_gets(url: str, label: str, query: str, gets: int) -> None:
@@ -125,8 +159,10 @@ def measure_gets(url: str, label: str, query: str, gets: int) -> None:
         latencies.append(time.perf_counter() - t)
         assert r.status_code == 200, r.text
         size = len(r.json()["notifications"])
-    print(f"GET {label:<42} rows/page {size:>4}: p50 {percentile(latencies, .5) * 1000:7.1f} ms, "
-          f"p99 {percentile(latencies, .99) * 1000:7.1f} ms")
+    print(
+        f"GET {label:<42} rows/page {size:>4}: p50 {percentile(latencies, 0.5) * 1000:7.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:7.1f} ms"
+    )
 
 
 def main() -> None:
@@ -153,8 +189,15 @@ def main() -> None:
         measure_gets(served.url, "list (default: limit capped at 1000)", "", args.gets)
         measure_gets(served.url, "list limit=100", "?limit=100", args.gets)
         marker = args.rows // 2
-        measure_gets(served.url, "list limit=100 marker=<middle id>", f"?limit=100&marker={marker}", args.gets)
-        measure_gets(served.url, "list status=failed limit=100", "?status=failed&limit=100", args.gets)
+        measure_gets(
+            served.url,
+            "list limit=100 marker=<middle id>",
+            f"?limit=100&marker={marker}",
+            args.gets,
+        )
+        measure_gets(
+            served.url, "list status=failed limit=100", "?status=failed&limit=100", args.gets
+        )
         measure_posts(served.url, hostnames, args.posts, args.threads)
         print("(no event sink configured: each POST logs that its trigger was not published)")
     finally:

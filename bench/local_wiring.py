@@ -47,9 +47,16 @@ def _subscriber():
 
 
 def _event(i: int):
-    return to_binary(CloudEvent({"type": "org.openstack.vigil.internal.recovery.requested",
-                                 "source": "/vigil/bench", "id": f"bench-{i}"},
-                                {"notification_uuid": f"bench-{i}", "type": "VM", "reason": "created"}))
+    return to_binary(
+        CloudEvent(
+            {
+                "type": "org.openstack.vigil.internal.recovery.requested",
+                "source": "/vigil/bench",
+                "id": f"bench-{i}",
+            },
+            {"notification_uuid": f"bench-{i}", "type": "VM", "reason": "created"},
+        )
+    )
 
 
 def bench_router(events: int) -> None:
@@ -74,18 +81,27 @@ def bench_router(events: int) -> None:
         router.stop()
         server.shutdown()
     d, b = statistics.median(direct) * 1000, statistics.median(brokered) * 1000
-    print(f"router: {events} events; median direct {d:.2f} ms, through the broker {b:.2f} ms "
-          f"(ratio {b / d:.1f}x); {events / sum(brokered):.0f} events/s sequential through the broker")
+    print(
+        f"router: {events} events; median direct {d:.2f} ms, through the broker {b:.2f} ms "
+        f"(ratio {b / d:.1f}x); {events / sum(brokered):.0f} events/s sequential through the broker"
+    )
 
 
 def bench_demo(runs: int) -> None:
     for run in range(runs):
         start = time.monotonic()
-        done = subprocess.run([str(ROOT / ".venv" / "bin" / "vigil"), "demo"], cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "vigil"), "demo"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         wall = time.monotonic() - start
         verdict = "all recovered" if done.returncode == 0 else f"exit {done.returncode}"
-        print(f"demo run {run + 1}: {wall:.1f} s wall ({verdict}); limit {DEMO_LIMIT:.0f} s, "
-              f"ratio {wall / DEMO_LIMIT:.2f}")
+        print(
+            f"demo run {run + 1}: {wall:.1f} s wall ({verdict}); limit {DEMO_LIMIT:.0f} s, "
+            f"ratio {wall / DEMO_LIMIT:.2f}"
+        )
 
 
 def main() -> None:

@@ -21,16 +21,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event, func, select  # noqa: E402
+from sqlalchemy import event, func, select
 
-from shared.clients import reset_clients  # noqa: E402
-from shared.db import get_engine, session_scope  # noqa: E402
-from shared.migrate import upgrade  # noqa: E402
-from shared.models import HealthSample, Host, Notification, Segment  # noqa: E402
-from shared.health.signals import read_kubernetes, read_nova  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
-from vigil import localdb  # noqa: E402
-from vigilsim.region import Region  # noqa: E402
+from shared.clients import reset_clients
+from shared.db import get_engine, session_scope
+from shared.health.signals import read_kubernetes, read_nova
+from shared.migrate import upgrade
+from shared.models import HealthSample, Host, Notification, Segment
+from shared.settings import get_settings
+from vigil import localdb
+from vigilsim.region import Region
 
 
 class StatementCounter:
@@ -61,28 +61,41 @@ def register(names: list[str], segment_size: int = 100) -> None:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with session_scope() as session:
         for start in range(0, len(names), segment_size):
-            seg = Segment(uuid=str(uuid.uuid4()), name=f"bench-{start}", service_type="COMPUTE",
-                          recovery_method="auto", created_at=now)
+            seg = Segment(
+                uuid=str(uuid.uuid4()),
+                name=f"bench-{start}",
+                service_type="COMPUTE",
+                recovery_method="auto",
+                created_at=now,
+            )
             session.add(seg)
             session.flush()
             session.add_all(
-                Host(uuid=str(uuid.uuid4()), name=n, type="COMPUTE", control_attributes="SSH",
-                     failover_segment_id=seg.uuid, created_at=now)
+                Host(
+                    uuid=str(uuid.uuid4()),
+                    name=n,
+                    type="COMPUTE",
+                    control_attributes="SSH",
+                    failover_segment_id=seg.uuid,
+                    created_at=now,
+                )
                 for n in names[start : start + segment_size]
             )
 
 
 def configure(region: Region, url: str, workdir: str) -> None:
-    os.environ.update({
-        "VIGIL_DATABASE_URL": url,
-        "VIGIL_CLOUDS_YAML": region.clouds_yaml,
-        "VIGIL_CLOUD": region.cloud_name,
-        "VIGIL_KUBERNETES__KUBECONFIG": region.kubeconfig,
-        "VIGIL_HOST__MONITORING_INTERVAL": "1",
-        "VIGIL_FENCING__DRIVER": "redfish",
-        "VIGIL_FENCING__REDFISH_URL_TEMPLATE": region.redfish_url_template,
-        "VIGIL_SAFETY__API_TIMEOUT": "30",
-    })
+    os.environ.update(
+        {
+            "VIGIL_DATABASE_URL": url,
+            "VIGIL_CLOUDS_YAML": region.clouds_yaml,
+            "VIGIL_CLOUD": region.cloud_name,
+            "VIGIL_KUBERNETES__KUBECONFIG": region.kubeconfig,
+            "VIGIL_HOST__MONITORING_INTERVAL": "1",
+            "VIGIL_FENCING__DRIVER": "redfish",
+            "VIGIL_FENCING__REDFISH_URL_TEMPLATE": region.redfish_url_template,
+            "VIGIL_SAFETY__API_TIMEOUT": "30",
+        }
+    )
     os.environ.pop("K_SINK", None)
     os.environ.pop("VIGIL_SINK", None)
     get_settings.cache_clear()
@@ -102,9 +115,10 @@ def reset(url: str) -> None:
 def bench_cycle(url: str, hosts: int, cycles: int) -> None:
     from shared.health.cycle import run_round
 
-    with tempfile.TemporaryDirectory() as workdir, Region.start(
-        hosts=hosts, time_scale=1, workdir=workdir
-    ) as region:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        Region.start(hosts=hosts, time_scale=1, workdir=workdir) as region,
+    ):
         configure(region, url, workdir)
         reset(url)
         register(region.hosts)
@@ -116,18 +130,22 @@ def bench_cycle(url: str, hosts: int, cycles: int) -> None:
             started = time.perf_counter()
             result = run_round(settings)
             wall = time.perf_counter() - started
-            print(f"cycle {number} at {hosts} hosts: {wall:.2f} s wall, {counter.count} database "
-                  f"statements + {counter.commits} commits ({counter.seconds:.2f} s in statements), "
-                  f"{result.samples} samples, "
-                  f"dropped={result.dropped}")
+            print(
+                f"cycle {number} at {hosts} hosts: {wall:.2f} s wall, {counter.count} database "
+                f"statements + {counter.commits} commits ({counter.seconds:.2f} s in statements), "
+                f"{result.samples} samples, "
+                f"dropped={result.dropped}"
+            )
         started = time.perf_counter()
         read_kubernetes(settings)
         kube = time.perf_counter() - started
         started = time.perf_counter()
         read_nova(settings)
         nova = time.perf_counter() - started
-        print(f"of which reading the plane: Kubernetes Nodes+Leases {kube:.2f} s, "
-              f"Nova services {nova:.2f} s")
+        print(
+            f"of which reading the plane: Kubernetes Nodes+Leases {kube:.2f} s, "
+            f"Nova services {nova:.2f} s"
+        )
         with session_scope() as session:
             rows = session.scalar(select(func.count()).select_from(HealthSample))
         print(f"health_samples rows after {cycles} cycles: {rows}")
@@ -136,9 +154,10 @@ def bench_cycle(url: str, hosts: int, cycles: int) -> None:
 def bench_latency(url: str, hosts: int, time_scale: float) -> None:
     from shared.health.cycle import run_tick
 
-    with tempfile.TemporaryDirectory() as workdir, Region.start(
-        hosts=hosts, time_scale=time_scale, workdir=workdir
-    ) as region:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        Region.start(hosts=hosts, time_scale=time_scale, workdir=workdir) as region,
+    ):
         configure(region, url, workdir)
         reset(url)
         names = region.hosts
@@ -161,10 +180,12 @@ def bench_latency(url: str, hosts: int, time_scale: float) -> None:
         cloud = (region.now() - off_cloud).total_seconds()
         real = time.perf_counter() - off_real
         settings = get_settings()
-        print(f"detection latency at {hosts} hosts (interval 1 s = {time_scale:g} cloud s, lease "
-              f"grace {settings.kubernetes.lease_grace_seconds} s, Nova service_down_time 60 s): "
-              f"{cloud:.0f} cloud s ({real:.1f} real s, {ticks} ticks) from power-off to "
-              f"{'notification' if found else 'NO notification'}")
+        print(
+            f"detection latency at {hosts} hosts (interval 1 s = {time_scale:g} cloud s, lease "
+            f"grace {settings.kubernetes.lease_grace_seconds} s, Nova service_down_time 60 s): "
+            f"{cloud:.0f} cloud s ({real:.1f} real s, {ticks} ticks) from power-off to "
+            f"{'notification' if found else 'NO notification'}"
+        )
 
 
 def main() -> None:

@@ -91,10 +91,14 @@ def seed(rows: int, live: int) -> None:
     samples = rows - 4 * old
     started = time.perf_counter()
     with get_engine().begin() as conn:
-        conn.execute(NOTIFICATIONS, {"days": 40, "n": old, "statuses": ["finished", "failed", "ignored"]})
+        conn.execute(
+            NOTIFICATIONS, {"days": 40, "n": old, "statuses": ["finished", "failed", "ignored"]}
+        )
         for statement in CHILDREN:
             conn.execute(statement)
-        conn.execute(NOTIFICATIONS, {"days": 1, "n": live, "statuses": ["finished", "running", "new"]})
+        conn.execute(
+            NOTIFICATIONS, {"days": 1, "n": live, "statuses": ["finished", "running", "new"]}
+        )
         conn.execute(SAMPLES, {"n": samples})
         conn.execute(text("ANALYZE"))
     print(
@@ -114,9 +118,20 @@ def serve_api(database_url: str) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, VIGIL_DATABASE_URL=database_url, VIGIL_AUTH_STRATEGY="noauth")
     env.pop("K_SINK", None)
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/functions-framework"), "--target", "api", "--source",
-         str(ROOT / "functions/api/main.py"), "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(ROOT / ".venv/bin/functions-framework"),
+            "--target",
+            "api",
+            "--source",
+            str(ROOT / "functions/api/main.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     return proc, f"http://127.0.0.1:{port}"
 
@@ -138,7 +153,9 @@ def api_probe(url: str, proc: subprocess.Popen) -> Callable[[], None] | None:
         except (requests.RequestException, RuntimeError, KeyError, ValueError) as exc:
             last = exc
             time.sleep(0.5)
-    print(f"api not usable ({locals().get('last', 'process exited')}); timing the list SELECT instead")
+    print(
+        f"api not usable ({locals().get('last', 'process exited')}); timing the list SELECT instead"
+    )
     return None
 
 
@@ -163,8 +180,8 @@ def sample(probe: Callable[[], None], stop: Callable[[], bool]) -> list[float]:
 
 def describe(label: str, latencies: list[float]) -> str:
     return (
-        f"{label}: {len(latencies)} requests, p50 {percentile(latencies, .5) * 1000:.1f} ms, "
-        f"p99 {percentile(latencies, .99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms, "
+        f"{label}: {len(latencies)} requests, p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms, "
         f"mean {statistics.fmean(latencies) * 1000:.1f} ms"
     )
 
@@ -199,10 +216,15 @@ def main() -> None:
         started = time.perf_counter()
         purge = subprocess.Popen(
             [str(ROOT / ".venv/bin/vigil"), "db", "purge", "--age-in-days", "30"],
-            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         during: list[float] = []
-        watcher = threading.Thread(target=lambda: during.extend(sample(probe, lambda: purge.poll() is not None)))
+        watcher = threading.Thread(
+            target=lambda: during.extend(sample(probe, lambda: purge.poll() is not None))
+        )
         watcher.start()
         output, _ = purge.communicate()
         elapsed = time.perf_counter() - started
@@ -221,7 +243,7 @@ def main() -> None:
         print(f"latency of {target}")
         print("  " + describe("idle        ", idle))
         print("  " + describe("during purge", during))
-        ratio = percentile(during, .99) / percentile(idle, .99)
+        ratio = percentile(during, 0.99) / percentile(idle, 0.99)
         print(f"  p99 during purge / idle p99 = {ratio:.2f}")
     finally:
         if api is not None:

@@ -48,20 +48,47 @@ def seed(region: Region, servers: int, healthy: int) -> str:
     segment_uuid = str(uuid.uuid4())
     now = utcnow()
     with session_scope() as session:
-        session.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE"))
-        session.add(Segment(uuid=segment_uuid, name=f"bench-{segment_uuid[:8]}", service_type="COMPUTE",
-                            recovery_method="auto", enabled=True, created_at=now))
+        session.execute(
+            text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
+        )
+        session.add(
+            Segment(
+                uuid=segment_uuid,
+                name=f"bench-{segment_uuid[:8]}",
+                service_type="COMPUTE",
+                recovery_method="auto",
+                enabled=True,
+                created_at=now,
+            )
+        )
         session.flush()
         for i in range(healthy + 1):
-            session.add(Host(uuid=str(uuid.uuid4()), name=f"compute-{i:03d}", reserved=False, type="COMPUTE",
-                             control_attributes="SSH", on_maintenance=False,
-                             failover_segment_id=segment_uuid, created_at=now))
+            session.add(
+                Host(
+                    uuid=str(uuid.uuid4()),
+                    name=f"compute-{i:03d}",
+                    reserved=False,
+                    type="COMPUTE",
+                    control_attributes="SSH",
+                    on_maintenance=False,
+                    failover_segment_id=segment_uuid,
+                    created_at=now,
+                )
+            )
         notification_uuid = str(uuid.uuid4())
         host_uuid = session.scalar(select(Host.uuid).where(Host.name == FAILED))
-        session.add(Notification(
-            notification_uuid=notification_uuid, generated_time=now, type="COMPUTE_HOST",
-            payload={"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
-            status="new", source_host_uuid=host_uuid, failover_segment_uuid=segment_uuid, created_at=now))
+        session.add(
+            Notification(
+                notification_uuid=notification_uuid,
+                generated_time=now,
+                type="COMPUTE_HOST",
+                payload={"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
+                status="new",
+                source_host_uuid=host_uuid,
+                failover_segment_uuid=segment_uuid,
+                created_at=now,
+            )
+        )
     for i in range(servers):
         region.boot_server(FAILED, metadata={"HA_Enabled": "True"} if i % 2 == 0 else {})
     return notification_uuid
@@ -70,19 +97,28 @@ def seed(region: Region, servers: int, healthy: int) -> str:
 def fixed_steps_seconds(notification_uuid: str) -> float:
     """Disable (fence, force down, disable) start → Prepare done, from the recorded progress."""
     with session_scope() as session:
-        rows = {r.step_name: r for r in session.scalars(
-            select(RecoveryProgress).where(RecoveryProgress.notification_uuid == notification_uuid))}
+        rows = {
+            r.step_name: r
+            for r in session.scalars(
+                select(RecoveryProgress).where(
+                    RecoveryProgress.notification_uuid == notification_uuid
+                )
+            )
+        }
 
     def stamp(step: str, index: int) -> dt.datetime:
         return dt.datetime.strptime(rows[step].details[index]["timestamp"], TIMESTAMP_FORMAT)
 
-    return (stamp("PrepareHAEnabledInstancesTask", -1) - stamp("DisableComputeServiceTask", 0)).total_seconds()
+    return (
+        stamp("PrepareHAEnabledInstancesTask", -1) - stamp("DisableComputeServiceTask", 0)
+    ).total_seconds()
 
 
 def run_one(servers: int, evacuation: float, threads: int) -> dict:
     healthy = max(2, math.ceil(servers / 100))
-    region = Region.start(hosts=healthy + 1, time_scale=1.0, evacuation_latency=evacuation,
-                          host_capacity=servers + 10)
+    region = Region.start(
+        hosts=healthy + 1, time_scale=1.0, evacuation_latency=evacuation, host_capacity=servers + 10
+    )
     served = serve_function("recover")
     try:
         os.environ["VIGIL_CLOUDS_YAML"] = region.clouds_yaml
@@ -92,22 +128,41 @@ def run_one(servers: int, evacuation: float, threads: int) -> dict:
         reset_clients()
         notification_uuid = seed(region, servers, healthy)
         region.power_off(FAILED)
-        event = events.build(events.recovery_trigger_type(), "api", notification_uuid,
-                             {"notification_uuid": notification_uuid, "type": "COMPUTE_HOST", "reason": "created"})
+        event = events.build(
+            events.recovery_trigger_type(),
+            "api",
+            notification_uuid,
+            {"notification_uuid": notification_uuid, "type": "COMPUTE_HOST", "reason": "created"},
+        )
         headers, body = to_binary(event)
         started = time.monotonic()
         requests.post(served.url, headers=headers, data=body, timeout=3600).raise_for_status()
         wall = time.monotonic() - started
         with session_scope() as session:
-            status = session.scalar(select(Notification.status).where(
-                Notification.notification_uuid == notification_uuid))
-            moved = len(session.scalars(select(VMove.id).where(
-                VMove.notification_uuid == notification_uuid, VMove.status == "succeeded")).all())
+            status = session.scalar(
+                select(Notification.status).where(
+                    Notification.notification_uuid == notification_uuid
+                )
+            )
+            moved = len(
+                session.scalars(
+                    select(VMove.id).where(
+                        VMove.notification_uuid == notification_uuid, VMove.status == "succeeded"
+                    )
+                ).all()
+            )
         fixed = fixed_steps_seconds(notification_uuid)
         limit = math.ceil(servers / threads) * evacuation + fixed
-        return {"servers": servers, "status": status, "moved": moved, "wall": wall, "fixed": fixed,
-                "limit": limit, "ratio": wall / limit,
-                "masakari": math.ceil(servers / 3) * evacuation + 180}
+        return {
+            "servers": servers,
+            "status": status,
+            "moved": moved,
+            "wall": wall,
+            "fixed": fixed,
+            "limit": limit,
+            "ratio": wall / limit,
+            "masakari": math.ceil(servers / 3) * evacuation + 180,
+        }
     finally:
         served.stop()
         region.stop()
@@ -116,9 +171,15 @@ def run_one(servers: int, evacuation: float, threads: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, nargs="+", default=[50, 200])
-    parser.add_argument("--evacuation", type=float, default=5.0, help="seconds one evacuation takes")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="host_failure_recovery_threads (default: Vigil's default)")
+    parser.add_argument(
+        "--evacuation", type=float, default=5.0, help="seconds one evacuation takes"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="host_failure_recovery_threads (default: Vigil's default)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     threads = args.threads or get_settings().host_failure_recovery_threads
@@ -126,15 +187,23 @@ def main() -> None:
     try:
         os.environ["VIGIL_DATABASE_URL"] = server.url
         upgrade(server.url)
-        print(f"parallelism {threads}, evacuation {args.evacuation:.1f} s, "
-              f"verify_interval {get_settings().verify_interval} s")
-        print(f"{'servers':>7} {'status':>9} {'moved':>5} {'wall s':>8} {'fixed s':>8} {'limit s':>8} "
-              f"{'ratio':>6} {'Masakari est. s':>15}")
+        print(
+            f"parallelism {threads}, evacuation {args.evacuation:.1f} s, "
+            f"verify_interval {get_settings().verify_interval} s"
+        )
+        print(
+            f"{'servers':>7} {'status':>9} {'moved':>5} {'wall s':>8} {'fixed s':>8} {'limit s':>8} "
+            f"{'ratio':>6} {'Masakari est. s':>15}"
+        )
         for count in args.servers:
             r = run_one(count, args.evacuation, threads)
-            print(f"{r['servers']:>7} {r['status']:>9} {r['moved']:>5} {r['wall']:>8.1f} {r['fixed']:>8.2f} "
-                  f"{r['limit']:>8.1f} {r['ratio']:>6.2f} {r['masakari']:>15.0f}")
-        print("limit = ceil(N/parallelism) x evacuation + fixed steps (measured); ratio = wall / limit.")
+            print(
+                f"{r['servers']:>7} {r['status']:>9} {r['moved']:>5} {r['wall']:>8.1f} {r['fixed']:>8.2f} "
+                f"{r['limit']:>8.1f} {r['ratio']:>6.2f} {r['masakari']:>15.0f}"
+            )
+        print(
+            "limit = ceil(N/parallelism) x evacuation + fixed steps (measured); ratio = wall / limit."
+        )
         print("Masakari est. = ceil(N/3) x evacuation + 180 s fixed wait (computed, not measured).")
     finally:
         server.stop()

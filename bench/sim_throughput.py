@@ -29,9 +29,21 @@ def start_region(hosts: int, per_host: int, core: int) -> tuple[subprocess.Popen
     workdir = tempfile.mkdtemp(prefix="vigilsim-bench-")
     vigil = Path(sys.executable).parent / "vigil"
     proc = subprocess.Popen(
-        [str(vigil), "sim", "--hosts", str(hosts), "--servers-per-host", str(per_host),
-         "--host-capacity", str(max(200, per_host * 4)), "--workdir", workdir],
-        stdout=subprocess.PIPE, text=True, preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+        [
+            str(vigil),
+            "sim",
+            "--hosts",
+            str(hosts),
+            "--servers-per-host",
+            str(per_host),
+            "--host-capacity",
+            str(max(200, per_host * 4)),
+            "--workdir",
+            workdir,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
     )
     info = {}
     for line in proc.stdout:
@@ -45,10 +57,27 @@ def start_region(hosts: int, per_host: int, core: int) -> tuple[subprocess.Popen
 def token(keystone_url: str) -> str:
     host, _, path = keystone_url.split("//", 1)[1].partition("/")
     conn = http.client.HTTPConnection(host)
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"name": "Default"}, "password": "vigil-sim-admin"}}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
-    conn.request("POST", f"/{path}/v3/auth/tokens?nocatalog", json.dumps(body), {"Content-Type": "application/json"})
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": "admin",
+                        "domain": {"name": "Default"},
+                        "password": "vigil-sim-admin",
+                    }
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+        }
+    }
+    conn.request(
+        "POST",
+        f"/{path}/v3/auth/tokens?nocatalog",
+        json.dumps(body),
+        {"Content-Type": "application/json"},
+    )
     reply = conn.getresponse()
     reply.read()
     return reply.getheader("X-Subject-Token")
@@ -57,12 +86,18 @@ def token(keystone_url: str) -> str:
 def get_json(nova_url: str, auth: str, path: str):
     host, _, base = nova_url.split("//", 1)[1].partition("/")
     conn = http.client.HTTPConnection(host)
-    conn.request("GET", f"/{base}{path}", headers={"X-Auth-Token": auth, "OpenStack-API-Version": "compute 2.96"})
+    conn.request(
+        "GET",
+        f"/{base}{path}",
+        headers={"X-Auth-Token": auth, "OpenStack-API-Version": "compute 2.96"},
+    )
     reply = conn.getresponse()
     return json.loads(reply.read())
 
 
-def load(url: str, auth: str, paths: list[str], seconds: float, threads: int) -> tuple[float, list[float]]:
+def load(
+    url: str, auth: str, paths: list[str], seconds: float, threads: int
+) -> tuple[float, list[float]]:
     """Keep-alive GETs below ``url`` over ``threads`` connections for ``seconds``; (requests/s, latencies)."""
     host, _, base = url.split("//", 1)[1].partition("/")
     headers = {"X-Auth-Token": auth, "OpenStack-API-Version": "compute 2.96"}
@@ -121,8 +156,10 @@ def main() -> int:
     try:
         nova_url = info["nova"]
         auth = token(info["keystone"])
-        print(f"region: {args.hosts} hosts, {args.hosts * args.servers_per_host} servers, process pinned to cores "
-              f"{sorted(os.sched_getaffinity(proc.pid))}; ready in {boot:.1f} s (process start included)")
+        print(
+            f"region: {args.hosts} hosts, {args.hosts * args.servers_per_host} servers, process pinned to cores "
+            f"{sorted(os.sched_getaffinity(proc.pid))}; ready in {boot:.1f} s (process start included)"
+        )
         rss = int(open(f"/proc/{proc.pid}/status").read().split("VmRSS:")[1].split()[0]) // 1024
         print(f"region resident memory: {rss} MiB")
         rng = random.Random(7)
@@ -130,32 +167,52 @@ def main() -> int:
         sample = [rng.choice(hosts) for _ in range(200)]
         ids = []
         for h in sample[:50]:
-            ids += [s["id"] for s in get_json(nova_url, auth, f"/servers?all_tenants=1&host={h}")["servers"]]
+            ids += [
+                s["id"]
+                for s in get_json(nova_url, auth, f"/servers?all_tenants=1&host={h}")["servers"]
+            ]
         scenarios = [
             ("server show  GET /servers/{id}", [f"/servers/{i}" for i in ids]),
-            ("server list  GET /servers/detail?all_tenants=1&host=H (10 servers)",
-             [f"/servers/detail?all_tenants=1&host={h}" for h in sample]),
-            ("server list  GET /servers?all_tenants=1&host=H", [f"/servers?all_tenants=1&host={h}" for h in sample]),
+            (
+                "server list  GET /servers/detail?all_tenants=1&host=H (10 servers)",
+                [f"/servers/detail?all_tenants=1&host={h}" for h in sample],
+            ),
+            (
+                "server list  GET /servers?all_tenants=1&host=H",
+                [f"/servers?all_tenants=1&host={h}" for h in sample],
+            ),
         ]
         print(f"load: {args.threads} keep-alive connections, {args.seconds:.0f} s per scenario\n")
         print(f"{'scenario':70} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs 500/s':>9}")
         for name, paths in scenarios:
             rate, lat = load(nova_url, auth, paths, args.seconds, args.threads)
-            print(f"{name:70} {rate:8.0f} {pct(lat, .5):8.2f} {pct(lat, .99):8.2f} {rate / FLOOR:8.2f}x")
+            print(
+                f"{name:70} {rate:8.0f} {pct(lat, 0.5):8.2f} {pct(lat, 0.99):8.2f} {rate / FLOOR:8.2f}x"
+            )
         print()
-        for name, path in [("whole-region page GET /servers/detail?all_tenants=1 (1,000 servers)",
-                            "/servers/detail?all_tenants=1"),
-                           ("GET /os-services?binary=nova-compute (every service)",
-                            "/os-services?binary=nova-compute")]:
+        for name, path in [
+            (
+                "whole-region page GET /servers/detail?all_tenants=1 (1,000 servers)",
+                "/servers/detail?all_tenants=1",
+            ),
+            (
+                "GET /os-services?binary=nova-compute (every service)",
+                "/os-services?binary=nova-compute",
+            ),
+        ]:
             rate, lat = load(nova_url, auth, [path], min(args.seconds, 3.0), 1)
-            print(f"{name:70} {rate:8.1f} {pct(lat, .5):8.2f} ms median")
+            print(f"{name:70} {rate:8.1f} {pct(lat, 0.5):8.2f} ms median")
         kube = info["kubernetes"]
-        for name, path in [("GET /api/v1/nodes (every Node)", "/api/v1/nodes"),
-                           ("GET kube-node-lease leases (every Lease)",
-                            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"),
-                           ("GET /api/v1/nodes/H (one Node)", f"/api/v1/nodes/{sample[0]}")]:
+        for name, path in [
+            ("GET /api/v1/nodes (every Node)", "/api/v1/nodes"),
+            (
+                "GET kube-node-lease leases (every Lease)",
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+            ),
+            ("GET /api/v1/nodes/H (one Node)", f"/api/v1/nodes/{sample[0]}"),
+        ]:
             rate, lat = load(kube, auth, [path], min(args.seconds, 3.0), 1)
-            print(f"{name:70} {rate:8.1f} {pct(lat, .5):8.2f} ms median")
+            print(f"{name:70} {rate:8.1f} {pct(lat, 0.5):8.2f} ms median")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

@@ -64,7 +64,9 @@ def kubernetes_client():
                     config.load_incluster_config(client_configuration=configuration)
                     _kube = client.ApiClient(configuration)
             except Exception as exc:
-                raise CloudConfigError(f"kubeconfig not usable ({path or 'in-cluster'}): {exc}") from exc
+                raise CloudConfigError(
+                    f"kubeconfig not usable ({path or 'in-cluster'}): {exc}"
+                ) from exc
         return _kube
 
 

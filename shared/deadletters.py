@@ -113,7 +113,9 @@ def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
         if len(str(attributes.get(name) or "")) > 255:
             return 400, _bad_request(f"CloudEvent attribute '{name}' is longer than 255 characters")
     stored_attributes = {k: str(v) for k, v in attributes.items() if k not in ERROR_ATTRIBUTES}
-    error = {k: (str(attributes[k]) if attributes.get(k) is not None else None) for k in ERROR_ATTRIBUTES}
+    error = {
+        k: (str(attributes[k]) if attributes.get(k) is not None else None) for k in ERROR_ATTRIBUTES
+    }
     if error["knativeerrorcode"] and len(error["knativeerrorcode"]) > 16:
         return 400, _bad_request("knativeerrorcode must be an HTTP status code")
 
@@ -122,8 +124,10 @@ def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
         # The two-key form keeps these locks apart from single_run's one-key locks.
         session.execute(
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:k))"),
-            {"space": LOCK_SPACE,
-             "k": f"deadletter:{attributes['id']}:{attributes['source']}:{error['knativeerrordest']}"},
+            {
+                "space": LOCK_SPACE,
+                "k": f"deadletter:{attributes['id']}:{attributes['source']}:{error['knativeerrordest']}",
+            },
         )
         existing = session.scalars(
             select(DeadLetter).where(
@@ -150,7 +154,11 @@ def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
         session.flush()
         log.warning(
             "dead letter stored: %s %s (%s) after %s from %s",
-            row.event_type, row.event_id, row.subject, row.error_code, row.error_dest,
+            row.event_type,
+            row.event_id,
+            row.subject,
+            row.error_code,
+            row.error_dest,
         )
         return 201, {"dead_letter": {"id": row.id}}
 
@@ -174,4 +182,3 @@ def list_dead_letters(
         return [_view(r) for r in session.scalars(query)]
     with session_scope(database_url) as own:
         return [_view(r) for r in own.scalars(query)]
-

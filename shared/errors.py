@@ -113,12 +113,16 @@ class VMoveNotFound(NotFound):
 
 class BadMethod(VigilError):
     code = 405
-    template = "The request method: '{method}' with action: '{action}' is not allowed on this resource"
+    template = (
+        "The request method: '{method}' with action: '{action}' is not allowed on this resource"
+    )
 
 
 class NotAcceptable(VigilError):
     code = 406
-    template = "Version {version} is not supported by the API. Minimum is {min} and maximum is {max}."
+    template = (
+        "Version {version} is not supported by the API. Minimum is {min} and maximum is {max}."
+    )
 
 
 class Conflict(VigilError):
@@ -135,7 +139,9 @@ class SegmentInUseUpdate(Conflict):
 
 
 class SegmentInUseDelete(Conflict):
-    template = "Failover segment ({uuid}) can't be deleted as it is in-use to process notifications."
+    template = (
+        "Failover segment ({uuid}) can't be deleted as it is in-use to process notifications."
+    )
 
 
 class HostExists(Conflict):

@@ -88,7 +88,9 @@ def send(event: CloudEvent, url: str | None = None) -> None:
         raise PublishError("no event sink configured (K_SINK or VIGIL_SINK)")
     headers, body = to_binary(event)
     try:
-        response = _http.post(url, headers=headers, data=body, timeout=get_settings().publish_timeout)
+        response = _http.post(
+            url, headers=headers, data=body, timeout=get_settings().publish_timeout
+        )
     except requests.RequestException as exc:
         raise PublishError(f"event sink {url} unreachable: {exc}") from exc
     if response.status_code >= 300:

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from shared import errors, segments
 from shared.api import listing
-from shared.api.writes import announced, apply_changes, ended, insert
 from shared.api.schemas import HealthSampleView, HostHealthView, HostView, SegmentView, dump
+from shared.api.writes import announced, apply_changes, ended, insert
 from shared.db import session_scope, utcnow
 from shared.models import HealthSample, Host, HostMonitorState, Segment
 from shared.settings import get_settings
@@ -62,14 +62,21 @@ def check_compute_service(name: str) -> None:
         )
         sdk_exc.raise_from_response(response)
         found = response.json().get("services", [])
-    except (clients.CloudConfigError, sdk_exc.SDKException, ks_exc.ClientException, ValueError) as exc:
+    except (
+        clients.CloudConfigError,
+        sdk_exc.SDKException,
+        ks_exc.ClientException,
+        ValueError,
+    ) as exc:
         log.warning("cannot check the nova-compute service of host %s: %s", name, exc)
         raise errors.ServiceUnavailable(service="The Compute service (Nova)") from None
     if not any(service.get("host") == name for service in found):
         raise errors.ComputeNotFoundByName(name=name)
 
 
-def _find(session: Session, segment_id: str, host_id: str, strict_uuid: bool = False) -> tuple[Host, Segment]:
+def _find(
+    session: Session, segment_id: str, host_id: str, strict_uuid: bool = False
+) -> tuple[Host, Segment]:
     """The live host under the live segment; GET names a non-UUID id differently (§9)."""
     if strict_uuid and not uuidutils.is_uuid_like(host_id):
         raise errors.HostNotFound(id=host_id)
@@ -136,8 +143,13 @@ def create_host(segment_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     )
     # Nova was asked outside any transaction; the insert re-checks the segment under a share lock
     # so a segment deleted meanwhile gives 404, not a live host under a deleted segment.
-    insert("host", row, lambda: event_data(row, segment), errors.HostExists(name=row.name),
-           guard=lambda session: segments.find(session, segment.uuid, lock="share"))
+    insert(
+        "host",
+        row,
+        lambda: event_data(row, segment),
+        errors.HostExists(name=row.name),
+        guard=lambda session: segments.find(session, segment.uuid, lock="share"),
+    )
     return view(row, segment)
 
 

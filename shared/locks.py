@@ -41,7 +41,9 @@ def claim_interval(name: str, interval: dt.timedelta, url: str | None = None) ->
     """True for exactly one caller per ``interval`` across all instances (compare-and-set)."""
     with get_engine(url).begin() as conn:
         conn.execute(
-            text("INSERT INTO job_runs (name, last_run_at) VALUES (:n, NULL) ON CONFLICT DO NOTHING"),
+            text(
+                "INSERT INTO job_runs (name, last_run_at) VALUES (:n, NULL) ON CONFLICT DO NOTHING"
+            ),
             {"n": name},
         )
         row = conn.execute(

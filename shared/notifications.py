@@ -66,8 +66,13 @@ def event_data(row: Notification, with_id: bool = True) -> dict[str, Any]:
     return data
 
 
-def _is_duplicate(session: Session, host: Host, notification_type: str, generated: dt.datetime,
-                  payload: dict[str, Any]) -> bool:
+def _is_duplicate(
+    session: Session,
+    host: Host,
+    notification_type: str,
+    generated: dt.datetime,
+    payload: dict[str, Any],
+) -> bool:
     window = dt.timedelta(seconds=get_settings().duplicate_notification_detection_interval)
     since = generated - window if generated - dt.datetime.min > window else dt.datetime.min
     found = session.scalar(
@@ -105,7 +110,9 @@ def create_notification(data: dict[str, Any], source: str = "api") -> dict[str, 
                 raise errors.HostNotFoundByName(name=hostname)
             if host.on_maintenance:
                 raise errors.HostOnMaintenance(hostname=hostname, type=notification_type)
-            if _is_duplicate(session, host, notification_type, fields["generated_time"], fields["payload"]):
+            if _is_duplicate(
+                session, host, notification_type, fields["generated_time"], fields["payload"]
+            ):
                 raise errors.DuplicateNotification(hostname=hostname, type=notification_type)
             row = Notification(
                 notification_uuid=str(uuid.uuid4()),
@@ -118,8 +125,12 @@ def create_notification(data: dict[str, Any], source: str = "api") -> dict[str, 
                 created_at=utcnow().replace(microsecond=0),
                 deleted=0,
             )
-            events.emit("notification.create.start", source, row.notification_uuid,
-                        event_data(row, with_id=False))
+            events.emit(
+                "notification.create.start",
+                source,
+                row.notification_uuid,
+                event_data(row, with_id=False),
+            )
             started = True
             session.add(row)
             session.flush()
@@ -127,15 +138,23 @@ def create_notification(data: dict[str, Any], source: str = "api") -> dict[str, 
         raise
     except Exception as exc:
         if started and row is not None:
-            events.emit("notification.create.error", source, row.notification_uuid,
-                        event_data(row, with_id=False), fault=exc)
+            events.emit(
+                "notification.create.error",
+                source,
+                row.notification_uuid,
+                event_data(row, with_id=False),
+                fault=exc,
+            )
         raise
     events.emit("notification.create.end", source, row.notification_uuid, event_data(row))
     try:
         events.publish_recovery_trigger(row.notification_uuid, row.type, "created", source)
     except events.PublishError as exc:
-        log.warning("recovery trigger for notification %s not published (the retry sweep will): %s",
-                    row.notification_uuid, exc)
+        log.warning(
+            "recovery trigger for notification %s not published (the retry sweep will): %s",
+            row.notification_uuid,
+            exc,
+        )
     return dump(NotificationView, row)
 
 
@@ -143,8 +162,11 @@ def get_notification(session: Session, notification_id: str, with_details: bool)
     """At microversion >= 1.1 the view adds ``recovery_workflow_details`` (§10.3, §13.5)."""
     row = find(session, notification_id)
     if with_details:
-        return dump(NotificationDetailView, row,
-                    recovery_workflow_details=workflow_details(session, row.notification_uuid))
+        return dump(
+            NotificationDetailView,
+            row,
+            recovery_workflow_details=workflow_details(session, row.notification_uuid),
+        )
     return dump(NotificationView, row)
 
 

@@ -25,7 +25,11 @@ def workflow_details(session: Session, notification_uuid: str) -> list[dict[str,
             "progress": float(row.progress),
             "state": row.state,
             "progress_details": [
-                {"timestamp": d["timestamp"], "message": d["message"], "progress": str(d["progress"])}
+                {
+                    "timestamp": d["timestamp"],
+                    "message": d["message"],
+                    "progress": str(d["progress"]),
+                }
                 for d in row.details
             ],
         }

@@ -252,7 +252,10 @@ class _Run:
     def more_left(self, rule: _Rule, after: int) -> bool:
         pk = rule.model.id
         with self.conn.begin():
-            return self.conn.execute(select(pk).where(rule.where, pk > after).limit(1)).first() is not None
+            return (
+                self.conn.execute(select(pk).where(rule.where, pk > after).limit(1)).first()
+                is not None
+            )
 
     def batch(self, rule: _Rule, after: int, limit: int) -> tuple[int, int | None]:
         """One transaction; returns (parent rows removed, last id seen or None when done)."""
@@ -283,7 +286,9 @@ class _Run:
             if _sqlstate(exc) not in _SKIPPABLE:
                 raise
             self.report.skipped_batches += 1
-            log.warning("purge: a %s batch was skipped (%s); the next run retries it", rule.table, exc.orig)
+            log.warning(
+                "purge: a %s batch was skipped (%s); the next run retries it", rule.table, exc.orig
+            )
             return 0, (ids[-1] if ids else None)
         self.report.removed[rule.table] += removed
         for table, count in children.items():
@@ -293,7 +298,9 @@ class _Run:
         return removed, ids[-1]
 
 
-def _cutoffs(conn: Connection, age_in_days: int, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
+def _cutoffs(
+    conn: Connection, age_in_days: int, settings: Settings
+) -> tuple[dt.datetime, dt.datetime]:
     """Cut-offs on the database's clock, the one every stored timestamp was written against."""
     with Session(conn) as session:
         now = db_now(session)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from shared import errors
 from shared.api import listing
-from shared.api.writes import announced, apply_changes, ended, insert
 from shared.api.schemas import SegmentView, dump
+from shared.api.writes import announced, apply_changes, ended, insert
 from shared.db import session_scope, utcnow
 from shared.models import Host, Notification, Segment
 
@@ -43,7 +43,9 @@ def find(session: Session, segment_id: str, lock: str | None = None) -> Segment:
     re-checks ``deleted`` after any wait, so a segment deleted meanwhile is a 404."""
     query = select(Segment).where(Segment.uuid == segment_id, Segment.deleted == 0)
     if lock:
-        query = query.with_for_update(read=lock == "share").execution_options(populate_existing=True)
+        query = query.with_for_update(read=lock == "share").execution_options(
+            populate_existing=True
+        )
     row = session.scalars(query).first()
     if row is None:
         raise errors.SegmentNotFound(id=segment_id)
@@ -56,13 +58,15 @@ def hold_hosts(session: Session, segment_uuid: str) -> list[Host]:
     Creating a notification locks its host's row, so a concurrent one either commits first and
     the in-use check sees it, or waits until this change is done.
     """
-    return list(session.scalars(
-        select(Host)
-        .where(Host.failover_segment_id == segment_uuid, Host.deleted == 0)
-        .order_by(Host.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ))
+    return list(
+        session.scalars(
+            select(Host)
+            .where(Host.failover_segment_id == segment_uuid, Host.deleted == 0)
+            .order_by(Host.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def in_use(session: Session, segment_uuid: str) -> bool:

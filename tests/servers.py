@@ -22,12 +22,16 @@ class ServedFunction:
         self.thread.join(5)
 
 
-def serve_function(name: str, target: str | None = None, signature: str | None = None) -> ServedFunction:
+def serve_function(
+    name: str, target: str | None = None, signature: str | None = None
+) -> ServedFunction:
     """Start ``functions/<name>/main.py`` exactly as ``functions-framework --target`` would."""
     from functions_framework import create_app
 
     app = create_app(target or name, str(ROOT / "functions" / name / "main.py"), signature)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     return ServedFunction(f"http://127.0.0.1:{server.server_port}", server, thread)

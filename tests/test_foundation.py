@@ -20,4 +20,7 @@ def test_upgrade_twice_is_harmless_and_reaches_head(database_url):
 
     from shared.migrate import alembic_config
 
-    assert current(database_url) == ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert (
+        current(database_url)
+        == ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    )

@@ -7,8 +7,8 @@ import sys
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from vigil.database import resolve_url
     from shared.migrate import upgrade
+    from vigil.database import resolve_url
 
     with resolve_url(args.database_url) as url:
         upgrade(url)
@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database upkeep")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     up = db_sub.add_parser("upgrade", help="apply schema migrations (Alembic) up to the newest")
-    up.add_argument("--database-url", help="default: VIGIL_DATABASE_URL, else the embedded database")
+    up.add_argument(
+        "--database-url", help="default: VIGIL_DATABASE_URL, else the embedded database"
+    )
     up.set_defaults(func=_db_upgrade)
 
     for register in _extensions():
@@ -38,7 +40,13 @@ def _extensions():
     """Sub-commands living next to what they drive, registered as their modules exist."""
     import importlib
 
-    for module_name in ("vigil.purge_cli", "vigil.settings_cli", "vigilsim.cli", "vigil.dev", "vigil.demo"):
+    for module_name in (
+        "vigil.purge_cli",
+        "vigil.settings_cli",
+        "vigilsim.cli",
+        "vigil.dev",
+        "vigil.demo",
+    ):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -22,8 +22,11 @@ from vigil.wiring import go_duration_seconds, load_manifests
 
 HA_KEY = "HA_Enabled"
 REGION_TIMING = {  # cloud seconds; divided by the time scale in real time
-    "service_down_time": 60, "node_monitor_grace": 50, "lease_renew_interval": 10,
-    "lease_duration": 40, "evacuation_latency": 40,
+    "service_down_time": 60,
+    "node_monitor_grace": 50,
+    "lease_renew_interval": 10,
+    "lease_duration": 40,
+    "evacuation_latency": 40,
 }
 
 
@@ -50,7 +53,9 @@ def _connect(clouds_yaml: str, cloud: str):
     import openstack
     from openstack import config as os_config
 
-    region = os_config.OpenStackConfig(config_files=[clouds_yaml], load_envvars=False).get_one(cloud=cloud)
+    region = os_config.OpenStackConfig(config_files=[clouds_yaml], load_envvars=False).get_one(
+        cloud=cloud
+    )
     return openstack.connection.Connection(config=region)
 
 
@@ -62,8 +67,11 @@ def _server_stage(server: dict, failed_host: str) -> tuple[int, str]:
     """(percent, words) for one server's progress bar."""
     if _recovered(server, failed_host):
         return 100, f"active on {server['host']}"
-    if server["host"] != failed_host or server.get("task_state") in ("rebuilding", "rebuild_spawning",
-                                                                    "rebuild_block_device_mapping"):
+    if server["host"] != failed_host or server.get("task_state") in (
+        "rebuilding",
+        "rebuild_spawning",
+        "rebuild_block_device_mapping",
+    ):
         return 60, f"evacuating ({server.get('task_state') or server['vm_state']})"
     if server.get("evacuations"):
         return 40, "evacuation accepted"
@@ -73,8 +81,15 @@ def _server_stage(server: dict, failed_host: str) -> tuple[int, str]:
 class Watcher:
     """Polls the region and Vigil's API/database and turns changes into timeline lines."""
 
-    def __init__(self, local: LocalVigil, conn, failed_host: str, failed_host_uuid: str,
-                 servers: dict[str, str], timeline: Timeline):
+    def __init__(
+        self,
+        local: LocalVigil,
+        conn,
+        failed_host: str,
+        failed_host_uuid: str,
+        servers: dict[str, str],
+        timeline: Timeline,
+    ):
         self.local, self.conn, self.failed_host = local, conn, failed_host
         self.failed_host_uuid = failed_host_uuid
         self.servers = servers  # id → name
@@ -108,8 +123,11 @@ class Watcher:
 
     def _notifications(self) -> None:
         try:
-            found = [n for n in self.conn.instance_ha.notifications()
-                     if n.type == "COMPUTE_HOST" and n.source_host_uuid == self.failed_host_uuid]
+            found = [
+                n
+                for n in self.conn.instance_ha.notifications()
+                if n.type == "COMPUTE_HOST" and n.source_host_uuid == self.failed_host_uuid
+            ]
         except Exception:  # the API being briefly busy only delays the next look
             return
         if not found:
@@ -159,8 +177,15 @@ class Watcher:
                     self.timeline.add(f"{step['name']}: {detail['message']}", detail=True)
 
 
-def _summary(console, timeline: Timeline, watcher: Watcher | None, states: dict, servers: dict, failed: str,
-             wall: float) -> bool:
+def _summary(
+    console,
+    timeline: Timeline,
+    watcher: Watcher | None,
+    states: dict,
+    servers: dict,
+    failed: str,
+    wall: float,
+) -> bool:
     from rich.table import Table
 
     console.print()
@@ -181,9 +206,14 @@ def _summary(console, timeline: Timeline, watcher: Watcher | None, states: dict,
     for sid, name in servers.items():
         if sid not in recovered:
             state = states.get(sid, {})
-            console.print(f"[red]not recovered[/]: {name} ({state.get('vm_state')} on {state.get('host')})")
-    console.print("[bold green]Every HA_Enabled server was recovered.[/]" if ok
-                  else "[bold red]Not every HA_Enabled server was recovered.[/]")
+            console.print(
+                f"[red]not recovered[/]: {name} ({state.get('vm_state')} on {state.get('host')})"
+            )
+    console.print(
+        "[bold green]Every HA_Enabled server was recovered.[/]"
+        if ok
+        else "[bold red]Not every HA_Enabled server was recovered.[/]"
+    )
     return ok
 
 
@@ -199,22 +229,30 @@ def run(args: argparse.Namespace) -> int:
     timeline = Timeline()
     manifests = load_manifests()
     if args.hosts < 2 or args.servers < 1:
-        print("vigil demo: needs --hosts of at least 2 (one fails, one takes its servers) and --servers of at least 1",
-              file=sys.stderr)
+        print(
+            "vigil demo: needs --hosts of at least 2 (one fails, one takes its servers) and --servers of at least 1",
+            file=sys.stderr,
+        )
         return 2
     try:
         overrides, env = fast_ticks(args.tick, manifests)
     except DevError as exc:
         print(f"vigil demo: {exc}", file=sys.stderr)
         return 2
-    env.update({
-        # only HA_Enabled servers move, so the demo shows the metadata key doing its job
-        "VIGIL_HOST_FAILURE__EVACUATE_ALL_INSTANCES": "false",
-        "VIGIL_KUBERNETES__LEASE_GRACE_SECONDS": str(REGION_TIMING["node_monitor_grace"]),
-    })
+    env.update(
+        {
+            # only HA_Enabled servers move, so the demo shows the metadata key doing its job
+            "VIGIL_HOST_FAILURE__EVACUATE_ALL_INSTANCES": "false",
+            "VIGIL_KUBERNETES__LEASE_GRACE_SECONDS": str(REGION_TIMING["node_monitor_grace"]),
+        }
+    )
     log_dir = Path(args.log_dir) if args.log_dir else None
     options = DevOptions(
-        api_port=0, hosts=args.hosts, tick_overrides=overrides, env=env, log_dir=log_dir,
+        api_port=0,
+        hosts=args.hosts,
+        tick_overrides=overrides,
+        env=env,
+        log_dir=log_dir,
         use_env_database=False,
         region_options={"time_scale": args.time_scale, **REGION_TIMING},
     )
@@ -227,22 +265,34 @@ def run(args: argparse.Namespace) -> int:
     plain: list[str] = []
     failed = ""
     try:
-        with console.status("starting PostgreSQL, the simulated region, the four functions, broker and ticks…"):
+        with console.status(
+            "starting PostgreSQL, the simulated region, the four functions, broker and ticks…"
+        ):
             local.start()
         logs = f"logs in {log_dir}" if log_dir else "--log-dir DIR keeps the functions' logs"
-        console.print(f"Vigil API at {local.api_url}; monitor tick every {args.tick}; simulated region runs "
-                      f"{args.time_scale:g}× real time; {logs}")
+        console.print(
+            f"Vigil API at {local.api_url}; monitor tick every {args.tick}; simulated region runs "
+            f"{args.time_scale:g}× real time; {logs}"
+        )
         timeline.add("Vigil started")
         conn = _connect(local.clouds_yaml, local.region.cloud_name)
 
         computes = sorted(s.host for s in conn.compute.services(binary="nova-compute"))
-        segment = conn.instance_ha.create_segment(name="demo-segment", recovery_method="auto", service_type="COMPUTE")
+        segment = conn.instance_ha.create_segment(
+            name="demo-segment", recovery_method="auto", service_type="COMPUTE"
+        )
         host_uuids = {}
         for host in computes:
-            created = conn.instance_ha.create_host(segment.uuid, name=host, type="COMPUTE", control_attributes="SSH")
+            created = conn.instance_ha.create_host(
+                segment.uuid, name=host, type="COMPUTE", control_attributes="SSH"
+            )
             host_uuids[host] = created.uuid
-        timeline.add(f"segment {segment.name} created with {len(computes)} hosts: {', '.join(computes)}")
-        console.print(f"segment [bold]{segment.name}[/] ({segment.uuid}) with hosts {', '.join(computes)}")
+        timeline.add(
+            f"segment {segment.name} created with {len(computes)} hosts: {', '.join(computes)}"
+        )
+        console.print(
+            f"segment [bold]{segment.name}[/] ({segment.uuid}) with hosts {', '.join(computes)}"
+        )
 
         failed = computes[0]
         for i in range(args.servers):
@@ -251,7 +301,9 @@ def run(args: argparse.Namespace) -> int:
         for i in range(2):
             plain.append(local.region.boot_server(failed, name=f"plain-{i + 1}"))
         timeline.add(f"booted {args.servers} HA_Enabled servers and 2 plain ones on {failed}")
-        console.print(f"booted {args.servers} HA_Enabled servers (and 2 without the key) on [bold]{failed}[/]")
+        console.print(
+            f"booted {args.servers} HA_Enabled servers (and 2 without the key) on [bold]{failed}[/]"
+        )
 
         warmup = 2 * go_duration_seconds(args.tick) + 1
         with console.status(f"letting the monitor sample healthy hosts for {warmup:.0f} s…"):
@@ -259,13 +311,20 @@ def run(args: argparse.Namespace) -> int:
 
         local.region.power_off(failed)
         timeline.zero = time.monotonic()
-        timeline.events = [(at - (timeline.zero - timeline.started), text) for at, text in timeline.events]
+        timeline.events = [
+            (at - (timeline.zero - timeline.started), text) for at, text in timeline.events
+        ]
         timeline.add(f"{failed} powered off")
         console.print(f"[bold red]{failed} powered off[/] — Vigil has to notice on its own")
 
         watcher = Watcher(local, conn, failed, host_uuids[failed], servers, timeline)
-        progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.fields[stage]}"))
-        tasks = {sid: progress.add_task(name, total=100, stage="waiting") for sid, name in servers.items()}
+        progress = Progress(
+            TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.fields[stage]}")
+        )
+        tasks = {
+            sid: progress.add_task(name, total=100, stage="waiting")
+            for sid, name in servers.items()
+        }
         shown = 0
         all_back = 0.0
         deadline = time.monotonic() + args.timeout
@@ -287,26 +346,43 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(0.5)
         states = {sid: local.region.server(sid) for sid in servers}
         left = [sid for sid in plain if local.region.server(sid)["host"] == failed]
-        timeline.add(f"{len(left)} of {len(plain)} servers without {HA_KEY} left on {failed} "
-                     "(evacuate_all_instances=false)")
+        timeline.add(
+            f"{len(left)} of {len(plain)} servers without {HA_KEY} left on {failed} "
+            "(evacuate_all_instances=false)"
+        )
     except DevError as exc:
         print(f"vigil demo: {exc}", file=sys.stderr)
         return 2
     finally:
         with console.status("stopping…"):
             local.stop()
-    ok = _summary(console, timeline, watcher, states, servers, failed, time.monotonic() - wall_start)
+    ok = _summary(
+        console, timeline, watcher, states, servers, failed, time.monotonic() - wall_start
+    )
     return 0 if ok else 1
 
 
 def register(sub, db_sub) -> None:
-    demo = sub.add_parser("demo", help="watch Vigil recover a powered-off host's servers (simulated region)",
-                          description=__doc__.split("\n\n")[1])
-    demo.add_argument("--hosts", type=int, default=4, help="compute hosts in the simulated region (default 4)")
-    demo.add_argument("--servers", type=int, default=6, help="HA_Enabled servers on the failing host (default 6)")
-    demo.add_argument("--time-scale", type=float, default=10.0,
-                      help="simulated cloud seconds per real second (default 10)")
+    demo = sub.add_parser(
+        "demo",
+        help="watch Vigil recover a powered-off host's servers (simulated region)",
+        description=__doc__.split("\n\n")[1],
+    )
+    demo.add_argument(
+        "--hosts", type=int, default=4, help="compute hosts in the simulated region (default 4)"
+    )
+    demo.add_argument(
+        "--servers", type=int, default=6, help="HA_Enabled servers on the failing host (default 6)"
+    )
+    demo.add_argument(
+        "--time-scale",
+        type=float,
+        default=10.0,
+        help="simulated cloud seconds per real second (default 10)",
+    )
     demo.add_argument("--tick", default="2s", help="monitor and sweep tick period (default 2s)")
-    demo.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds (default 150)")
+    demo.add_argument(
+        "--timeout", type=float, default=150.0, help="give up after this many seconds (default 150)"
+    )
     demo.add_argument("--log-dir", help="keep the functions' logs here")
     demo.set_defaults(func=run)

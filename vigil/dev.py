@@ -79,7 +79,9 @@ def _claim_port(port: int, flag: str) -> int:
     if not port:
         return free_port()
     if not _port_free(port):
-        raise DevError(f"port {port} is already in use (another `vigil dev`?); choose another with {flag}")
+        raise DevError(
+            f"port {port} is already in use (another `vigil dev`?); choose another with {flag}"
+        )
     return port
 
 
@@ -96,16 +98,21 @@ def check_clouds_yaml(path: str, cloud: str) -> None:
     if not isinstance(clouds, dict):
         raise DevError(f"{path} is not a clouds.yaml: it has no 'clouds:' mapping")
     if cloud not in clouds:
-        raise DevError(f"{path} has no cloud named {cloud!r} (it has: {', '.join(clouds) or 'none'}); use --cloud")
+        raise DevError(
+            f"{path} has no cloud named {cloud!r} (it has: {', '.join(clouds) or 'none'}); use --cloud"
+        )
     try:
         import openstack
         from openstack import config as os_config
 
         region = os_config.OpenStackConfig(config_files=[path], load_envvars=False).get_one(
-            cloud=cloud, api_timeout=10)
+            cloud=cloud, api_timeout=10
+        )
         openstack.connection.Connection(config=region).authorize()
     except Exception as exc:  # openstacksdk raises many kinds; all mean "not usable"
-        raise DevError(f"cloud {cloud!r} from {path} cannot authenticate: {str(exc).splitlines()[0]}") from exc
+        raise DevError(
+            f"cloud {cloud!r} from {path} cannot authenticate: {str(exc).splitlines()[0]}"
+        ) from exc
 
 
 def check_kubeconfig(path: str) -> None:
@@ -125,8 +132,12 @@ def shipped_postgres_major() -> str | None:
     """The major version of the embedded PostgreSQL binaries (e.g. "18")."""
     from vigil import localdb
 
-    reply = subprocess.run([str(localdb._bin_dir() / "postgres"), "--version"], capture_output=True, text=True)
-    return reply.stdout.split()[-1].split(".")[0] if reply.returncode == 0 and reply.stdout else None
+    reply = subprocess.run(
+        [str(localdb._bin_dir() / "postgres"), "--version"], capture_output=True, text=True
+    )
+    return (
+        reply.stdout.split()[-1].split(".")[0] if reply.returncode == 0 and reply.stdout else None
+    )
 
 
 def check_data_dir(folder: Path) -> None:
@@ -198,8 +209,10 @@ class LocalVigil:
         broker_port = _claim_port(options.broker_port, "--broker-port")
         self._temp = Path(tempfile.mkdtemp(prefix="vigil-dev-"))
         self._start_database()
-        ports = {spec.service: (api_port if spec.service == "api" else free_port())
-                 for spec in function_specs(self.manifests)}
+        ports = {
+            spec.service: (api_port if spec.service == "api" else free_port())
+            for spec in function_specs(self.manifests)
+        }
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         if self.clouds_yaml is None:
             self._start_region(urls["api"])
@@ -297,26 +310,32 @@ class LocalVigil:
 
         options = dict(self.options.region_options)
         options.setdefault("workdir", str(self._temp / "region"))
-        self.region = Region.start(hosts=self.options.hosts, instance_ha_url=f"{api_url}/v1", **options)
+        self.region = Region.start(
+            hosts=self.options.hosts, instance_ha_url=f"{api_url}/v1", **options
+        )
         self.clouds_yaml = self.region.clouds_yaml
         self.kubeconfig = self.region.kubeconfig
-        self.cloud = "vigil"  # the sim writes a "vigil" entry: its admin, as Vigil's service identity
+        self.cloud = (
+            "vigil"  # the sim writes a "vigil" entry: its admin, as Vigil's service identity
+        )
 
     def function_env(self, spec: FunctionSpec, port: int) -> dict[str, str]:
         """What the Knative Service gives the container, with local addresses."""
         env = dict(os.environ)
         env.update(self.manifests.config_env())
         env.update(spec.env)
-        env.update({
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "K_SERVICE": spec.service,
-            "VIGIL_DATABASE_URL": self.database_url or "",
-            "VIGIL_CLOUDS_YAML": self.clouds_yaml or "",
-            "VIGIL_CLOUD": self.cloud,
-            "VIGIL_KUBERNETES__KUBECONFIG": self.kubeconfig or "",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        })
+        env.update(
+            {
+                "PORT": str(port),
+                "HOST": "127.0.0.1",
+                "K_SERVICE": spec.service,
+                "VIGIL_DATABASE_URL": self.database_url or "",
+                "VIGIL_CLOUDS_YAML": self.clouds_yaml or "",
+                "VIGIL_CLOUD": self.cloud,
+                "VIGIL_KUBERNETES__KUBECONFIG": self.kubeconfig or "",
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            }
+        )
         if self.region is not None:
             env.setdefault("VIGIL_FENCING__DRIVER", "redfish")
             env.setdefault("VIGIL_FENCING__REDFISH_URL_TEMPLATE", self.region.redfish_url_template)
@@ -334,10 +353,16 @@ class LocalVigil:
         log_path = log_dir / f"{spec.service}.log"
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                image_command(), cwd=ROOT, env=self.function_env(spec, port),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                image_command(),
+                cwd=ROOT,
+                env=self.function_env(spec, port),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-        self.functions[spec.service] = FunctionProcess(spec, f"http://127.0.0.1:{port}", process, log_path)
+        self.functions[spec.service] = FunctionProcess(
+            spec, f"http://127.0.0.1:{port}", process, log_path
+        )
 
     def _wait_ready(self, fn: FunctionProcess) -> None:
         """Poll the Service's readiness probe (HTTP path, else TCP) as Knative would."""
@@ -359,7 +384,9 @@ class LocalVigil:
             except (requests.RequestException, OSError):
                 pass
             time.sleep(0.2)
-        raise DevError(f"function {fn.spec.service} not ready after {READY_TIMEOUT:.0f}s; see {fn.log_path}")
+        raise DevError(
+            f"function {fn.spec.service} not ready after {READY_TIMEOUT:.0f}s; see {fn.log_path}"
+        )
 
     # -- what the user sees -------------------------------------------------------------------
 
@@ -367,7 +394,9 @@ class LocalVigil:
         lines = ["Vigil is running locally (wiring read from infra/knative/):"]
         for name, fn in self.functions.items():
             lines.append(f"  {name:<8} {fn.url}   log: {fn.log_path}")
-        lines.append(f"  broker   {self.router.broker_urls and next(iter(self.router.broker_urls.values()))}  (K_SINK)")
+        lines.append(
+            f"  broker   {self.router.broker_urls and next(iter(self.router.broker_urls.values()))}  (K_SINK)"
+        )
         for tick in self.scheduler.ticks:
             lines.append(f"  tick     {tick.name}: {tick.schedule.expression} → {tick.sink}")
         lines.append(f"  database {self.database_url}")
@@ -384,8 +413,12 @@ class LocalVigil:
                 "-H 'content-type: application/json' -d '{\"host\": \"compute-000\"}'",
             ]
         else:
-            lines.append(f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes from {self.kubeconfig}")
-            lines.append(f"Point the catalog's instance-ha endpoint (or --os-endpoint-override) at {self.api_url}/v1")
+            lines.append(
+                f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes from {self.kubeconfig}"
+            )
+            lines.append(
+                f"Point the catalog's instance-ha endpoint (or --os-endpoint-override) at {self.api_url}/v1"
+            )
         lines.append(f"Dead letters: VIGIL_DATABASE_URL={self.database_url} vigil dead-letters")
         return "\n".join(lines)
 
@@ -402,7 +435,11 @@ def fast_ticks(period: str, manifests: Manifests) -> tuple[dict[str, str], dict[
         seconds = go_duration_seconds(period)
     except WiringError as exc:
         raise DevError(f"--tick: {exc}") from exc
-    names = [s["metadata"]["name"] for s in manifests.of_kind("PingSource") if s["metadata"]["name"] != "purge-tick"]
+    names = [
+        s["metadata"]["name"]
+        for s in manifests.of_kind("PingSource")
+        if s["metadata"]["name"] != "purge-tick"
+    ]
     overrides = {name: f"@every {period}" for name in names}
     return overrides, {"VIGIL_HOST__MONITORING_INTERVAL": str(max(1, round(seconds)))}
 
@@ -423,11 +460,17 @@ def _dev(args: argparse.Namespace) -> int:
         print(f"vigil dev: {exc}", file=sys.stderr)
         return 2
     options = DevOptions(
-        clouds_yaml=args.clouds_yaml, cloud=args.cloud, kubeconfig=args.kubeconfig,
-        api_port=args.api_port, broker_port=args.broker_port, database_url=args.database_url,
-        data_dir=Path(args.data_dir) if args.data_dir else None, hosts=args.hosts,
+        clouds_yaml=args.clouds_yaml,
+        cloud=args.cloud,
+        kubeconfig=args.kubeconfig,
+        api_port=args.api_port,
+        broker_port=args.broker_port,
+        database_url=args.database_url,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        hosts=args.hosts,
         region_options={"time_scale": args.time_scale, "servers_per_host": args.servers_per_host},
-        tick_overrides=overrides, env=env,
+        tick_overrides=overrides,
+        env=env,
         log_dir=Path(args.log_dir) if args.log_dir else None,
     )
     stop = threading.Event()
@@ -439,7 +482,9 @@ def _dev(args: argparse.Namespace) -> int:
             while not stop.wait(1):
                 for name, fn in local.functions.items():
                     if fn.process.poll() is not None:
-                        raise DevError(f"function {name} stopped (status {fn.process.returncode}); see {fn.log_path}")
+                        raise DevError(
+                            f"function {name} stopped (status {fn.process.returncode}); see {fn.log_path}"
+                        )
     except DevError as exc:
         print(f"vigil dev: {exc}", file=sys.stderr)
         return 2
@@ -461,7 +506,9 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
     since = utcnow() - dt.timedelta(hours=args.hours) if args.hours else None
     with resolve_url(args.database_url) as url:
-        letters = list_dead_letters(event_type=args.type, since=since, limit=args.limit, database_url=url)
+        letters = list_dead_letters(
+            event_type=args.type, since=since, limit=args.limit, database_url=url
+        )
     if args.json:
         import json
 
@@ -474,9 +521,19 @@ def _dead_letters(args: argparse.Namespace) -> int:
     for column in ("received (UTC)", "type", "subject", "code", "failed destination", "response"):
         table.add_column(column, overflow="fold")
     for d in letters:  # stored values come from the network: shown as text, never as markup
-        table.add_row(*(Text(value) for value in (
-            d.received_at.isoformat(timespec="seconds"), d.event_type, d.subject or "",
-            d.error_code or "-", d.error_dest or "", (d.error_data or "")[:120])))
+        table.add_row(
+            *(
+                Text(value)
+                for value in (
+                    d.received_at.isoformat(timespec="seconds"),
+                    d.event_type,
+                    d.subject or "",
+                    d.error_code or "-",
+                    d.error_dest or "",
+                    (d.error_data or "")[:120],
+                )
+            )
+        )
     Console().print(table)
     return 0
 
@@ -487,23 +544,51 @@ def register(sub, db_sub) -> None:
         help="run all of Vigil locally (simulated region unless --clouds-yaml/--kubeconfig)",
         description=__doc__.split("\n\n")[1],
     )
-    dev.add_argument("--clouds-yaml", help="a real cloud: clouds.yaml holding Vigil's service identity")
+    dev.add_argument(
+        "--clouds-yaml", help="a real cloud: clouds.yaml holding Vigil's service identity"
+    )
     dev.add_argument("--cloud", default="vigil", help="entry in --clouds-yaml (default: vigil)")
-    dev.add_argument("--kubeconfig", help="a real cloud: kubeconfig of the cluster running its computes")
-    dev.add_argument("--api-port", type=int, default=MASAKARI_PORT,
-                     help=f"port of the api function (default {MASAKARI_PORT}, Masakari's; 0 = any free)")
-    dev.add_argument("--broker-port", type=int, default=0, help="port of the local broker (default: any free)")
-    dev.add_argument("--database-url", help="default: VIGIL_DATABASE_URL, else an embedded PostgreSQL")
-    dev.add_argument("--data-dir", help="keep the embedded database here (default: a throwaway one)")
+    dev.add_argument(
+        "--kubeconfig", help="a real cloud: kubeconfig of the cluster running its computes"
+    )
+    dev.add_argument(
+        "--api-port",
+        type=int,
+        default=MASAKARI_PORT,
+        help=f"port of the api function (default {MASAKARI_PORT}, Masakari's; 0 = any free)",
+    )
+    dev.add_argument(
+        "--broker-port", type=int, default=0, help="port of the local broker (default: any free)"
+    )
+    dev.add_argument(
+        "--database-url", help="default: VIGIL_DATABASE_URL, else an embedded PostgreSQL"
+    )
+    dev.add_argument(
+        "--data-dir", help="keep the embedded database here (default: a throwaway one)"
+    )
     dev.add_argument("--hosts", type=int, default=8, help="simulated compute hosts (default 8)")
-    dev.add_argument("--servers-per-host", type=int, default=2, help="servers the simulated region boots per host")
-    dev.add_argument("--time-scale", type=float, default=1.0, help="simulated cloud seconds per real second")
-    dev.add_argument("--tick", help="run the monitor and sweep ticks at this period (e.g. 10s) instead of every minute")
+    dev.add_argument(
+        "--servers-per-host",
+        type=int,
+        default=2,
+        help="servers the simulated region boots per host",
+    )
+    dev.add_argument(
+        "--time-scale", type=float, default=1.0, help="simulated cloud seconds per real second"
+    )
+    dev.add_argument(
+        "--tick",
+        help="run the monitor and sweep ticks at this period (e.g. 10s) instead of every minute",
+    )
     dev.add_argument("--log-dir", help="keep the functions' logs here")
     dev.set_defaults(func=_dev)
 
-    dead = sub.add_parser("dead-letters", help="list events the broker gave up delivering (newest first)")
-    dead.add_argument("--database-url", help="default: VIGIL_DATABASE_URL, else the embedded database")
+    dead = sub.add_parser(
+        "dead-letters", help="list events the broker gave up delivering (newest first)"
+    )
+    dead.add_argument(
+        "--database-url", help="default: VIGIL_DATABASE_URL, else the embedded database"
+    )
     dead.add_argument("--type", help="only this event type")
     dead.add_argument("--hours", type=float, help="only those received in the last N hours")
     dead.add_argument("--limit", type=int, default=100)

@@ -145,9 +145,20 @@ def start(
                 f"{data_dir} is not empty and holds no PostgreSQL cluster; choose another folder"
             )
         result = subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--locale=C", *([] if durable else ["--no-sync"])],
-            capture_output=True, text=True, **user_kwargs,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                *([] if durable else ["--no-sync"]),
+            ],
+            capture_output=True,
+            text=True,
+            **user_kwargs,
         )
         if result.returncode != 0:
             raise LocalDatabaseError(f"initdb failed in {data_dir}: {result.stderr.strip()}")
@@ -168,8 +179,19 @@ def start(
     port = port or free_port()
     log_path = data_dir / "server.log"
     args = [
-        str(bin_dir / "postgres"), "-D", str(data_dir), "-h", "127.0.0.1", "-p", str(port),
-        "-k", "", "-c", "max_connections=300", "-c", "shared_buffers=128MB",
+        str(bin_dir / "postgres"),
+        "-D",
+        str(data_dir),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-k",
+        "",
+        "-c",
+        "max_connections=300",
+        "-c",
+        "shared_buffers=128MB",
     ]
     if not durable:
         args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]

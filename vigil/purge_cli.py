@@ -20,14 +20,24 @@ def register(sub: argparse._SubParsersAction, db_sub: argparse._SubParsersAction
     )
     # Strings, checked by check_arguments, so bad values get Masakari's messages and exit 1.
     parser.add_argument(
-        "--age-in-days", "--age_in_days", dest="age_in_days", default="30", metavar="N",
+        "--age-in-days",
+        "--age_in_days",
+        dest="age_in_days",
+        default="30",
+        metavar="N",
         help="purge rows older than N days (default: 30)",
     )
     parser.add_argument(
-        "--max-rows", "--max_rows", dest="max_rows", default="-1", metavar="M",
+        "--max-rows",
+        "--max_rows",
+        dest="max_rows",
+        default="-1",
+        metavar="M",
         help="remove at most M rows across all tables; -1 removes all that qualify (default: -1)",
     )
-    parser.add_argument("--database-url", help="default: VIGIL_DATABASE_URL, else the embedded database")
+    parser.add_argument(
+        "--database-url", help="default: VIGIL_DATABASE_URL, else the embedded database"
+    )
     parser.set_defaults(func=_purge)
 
 

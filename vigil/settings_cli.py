@@ -34,6 +34,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub, db_sub) -> None:
     parser = sub.add_parser("settings", help="list every VIGIL_* setting, its default and meaning")
-    parser.add_argument("--current", action="store_true",
-                        help="print the values in effect here (secrets masked) instead")
+    parser.add_argument(
+        "--current",
+        action="store_true",
+        help="print the values in effect here (secrets masked) instead",
+    )
     parser.set_defaults(func=_run)

@@ -70,7 +70,11 @@ class Manifests:
         raise WiringError(f"no {kind} named {name!r} in the manifests")
 
     def services(self) -> list[dict[str, Any]]:
-        return [d for d in self.of_kind("Service") if d.get("apiVersion", "").startswith("serving.knative.dev/")]
+        return [
+            d
+            for d in self.of_kind("Service")
+            if d.get("apiVersion", "").startswith("serving.knative.dev/")
+        ]
 
     def service_names(self) -> set[str]:
         return {s["metadata"]["name"] for s in self.services()}
@@ -135,8 +139,13 @@ _ISO_DURATION = re.compile(
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 _DESCRIPTORS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
 
 
@@ -146,8 +155,13 @@ def iso_duration_seconds(value: str) -> float:
     if not match:
         raise WiringError(f"{value!r} is not an ISO 8601 duration (e.g. PT1S)")
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    return (parts.get("weeks", 0) * 7 * 86400 + parts.get("days", 0) * 86400
-            + parts.get("hours", 0) * 3600 + parts.get("minutes", 0) * 60 + parts.get("seconds", 0))
+    return (
+        parts.get("weeks", 0) * 7 * 86400
+        + parts.get("days", 0) * 86400
+        + parts.get("hours", 0) * 3600
+        + parts.get("minutes", 0) * 60
+        + parts.get("seconds", 0)
+    )
 
 
 def go_duration_seconds(value: str) -> float:
@@ -185,13 +199,13 @@ def parse_schedule(expression: str, timezone: str | None = None) -> Schedule:
     if prefix:
         if timezone:
             raise WiringError("give the time zone either in spec.timezone or as CRON_TZ=, not both")
-        tz, text = prefix.group(1), text[prefix.end():]
+        tz, text = prefix.group(1), text[prefix.end() :]
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise WiringError(f"unknown time zone {tz!r}") from exc
     if text.startswith("@every"):
-        seconds = go_duration_seconds(text[len("@every"):])
+        seconds = go_duration_seconds(text[len("@every") :])
         if seconds <= 0:
             raise WiringError(f"{expression!r}: @every needs a positive duration")
         return Schedule(text, tz, every=seconds)
@@ -219,13 +233,20 @@ class Delivery:
         """Wait before retry ``retry_number`` (1-based): delay × 2^n, or delay × n if linear."""
         if self.backoff_policy == "linear":
             return self.backoff_delay * retry_number
-        return self.backoff_delay * (2 ** retry_number)
+        return self.backoff_delay * (2**retry_number)
 
 
 def parse_delivery(spec: dict[str, Any] | None) -> Delivery:
     spec = spec or {}
-    unknown = set(spec) - {"retry", "backoffPolicy", "backoffDelay", "deadLetterSink", "timeout",
-                           "retryAfterMax", "format"}
+    unknown = set(spec) - {
+        "retry",
+        "backoffPolicy",
+        "backoffDelay",
+        "deadLetterSink",
+        "timeout",
+        "retryAfterMax",
+        "format",
+    }
     if unknown:
         raise WiringError(f"unknown delivery field(s): {', '.join(sorted(unknown))}")
     retry = spec.get("retry", 0)
@@ -337,7 +358,9 @@ class Route:
 
     def matches(self, event: CloudEvent) -> bool:
         attributes = event.get_attributes()
-        return all(value == "" or attributes.get(key) == value for key, value in self.filters.items())
+        return all(
+            value == "" or attributes.get(key) == value for key, value in self.filters.items()
+        )
 
 
 def build_routes(manifests: Manifests, network: LocalNetwork) -> list[Route]:
@@ -357,11 +380,16 @@ def build_routes(manifests: Manifests, network: LocalNetwork) -> list[Route]:
             Route(
                 name=name,
                 broker=spec["broker"],
-                filters={k: str(v) for k, v in ((spec.get("filter") or {}).get("attributes") or {}).items()},
+                filters={
+                    k: str(v)
+                    for k, v in ((spec.get("filter") or {}).get("attributes") or {}).items()
+                },
                 subscriber=network.resolve(spec["subscriber"]),
                 delivery=delivery,
                 timeout=timeout,
-                dead_letter_url=network.resolve(delivery.dead_letter_sink) if delivery.dead_letter_sink else None,
+                dead_letter_url=network.resolve(delivery.dead_letter_sink)
+                if delivery.dead_letter_sink
+                else None,
             )
         )
     return routes
@@ -378,7 +406,9 @@ class _Server:
     """A threaded werkzeug server on 127.0.0.1 serving one WSGI app."""
 
     def __init__(self, app: Callable, port: int = 0) -> None:
-        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler)
+        self._server = make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler
+        )
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -405,7 +435,9 @@ class Router:
         self.url = f"http://127.0.0.1:{self.port}"
         brokers = manifests.of_kind("Broker")
         self.broker_urls = {
-            b["metadata"]["name"]: f"{self.url}/{b['metadata'].get('namespace', 'default')}/{b['metadata']['name']}"
+            b["metadata"][
+                "name"
+            ]: f"{self.url}/{b['metadata'].get('namespace', 'default')}/{b['metadata']['name']}"
             for b in brokers
         }
         self.network = LocalNetwork(dict(services), self.broker_urls)
@@ -428,7 +460,7 @@ class Router:
         if path in ("", "/"):
             return next(iter(self.broker_urls), None)
         for name, url in self.broker_urls.items():
-            if url[len(self.url):] == path.rstrip("/"):
+            if url[len(self.url) :] == path.rstrip("/"):
                 return name
         return None
 
@@ -445,16 +477,22 @@ class Router:
         event["knativearrivaltime"] = dt.datetime.now(dt.UTC).isoformat()
         for route in self.routes:
             if route.broker == broker and route.matches(event):
-                record = DeliveryRecord(route.name, event["id"], event["type"], event.get("subject"))
+                record = DeliveryRecord(
+                    route.name, event["id"], event["type"], event.get("subject")
+                )
                 with self._lock:
                     self.records.append(record)
-                threading.Thread(target=self._deliver, args=(route, event, record), daemon=True).start()
+                threading.Thread(
+                    target=self._deliver, args=(route, event, record), daemon=True
+                ).start()
         return Response(status=202)(environ, start_response)
 
     def _attempt(self, route: Route, event: CloudEvent) -> tuple[int | None, bytes]:
         headers, body = to_binary(event)
         try:
-            response = self._http.post(route.subscriber, headers=headers, data=body, timeout=route.timeout)
+            response = self._http.post(
+                route.subscriber, headers=headers, data=body, timeout=route.timeout
+            )
         except requests.RequestException as exc:
             return None, str(exc).encode()
         return response.status_code, response.content
@@ -471,14 +509,22 @@ class Router:
                 return
             if status is not None and status < 500 and status not in RETRYABLE_STATUS:
                 break
-        log.warning("event %s (%s) undeliverable to %s after %d attempt(s), last status %s",
-                    event["id"], event["type"], route.subscriber, record.attempts, status)
+        log.warning(
+            "event %s (%s) undeliverable to %s after %d attempt(s), last status %s",
+            event["id"],
+            event["type"],
+            route.subscriber,
+            record.attempts,
+            status,
+        )
         outcome = "dropped"
         if route.dead_letter_url and self._dead_letter(route, event, status, body):
             outcome = "dead-lettered"
         self._update(record, outcome=outcome, finished_at=time.monotonic())
 
-    def _dead_letter(self, route: Route, event: CloudEvent, status: int | None, body: bytes) -> bool:
+    def _dead_letter(
+        self, route: Route, event: CloudEvent, status: int | None, body: bytes
+    ) -> bool:
         dead = CloudEvent(dict(event.get_attributes()), event.get_data())
         dead["knativeerrordest"] = route.subscriber
         if status is not None:
@@ -487,13 +533,24 @@ class Router:
             dead["knativeerrordata"] = base64.b64encode(body[:ERROR_BODY_LIMIT]).decode("ascii")
         headers, payload = to_binary(dead)
         try:
-            response = self._http.post(route.dead_letter_url, headers=headers, data=payload, timeout=30)
+            response = self._http.post(
+                route.dead_letter_url, headers=headers, data=payload, timeout=30
+            )
         except requests.RequestException as exc:
-            log.error("dead-letter sink %s unreachable, event %s lost: %s", route.dead_letter_url, event["id"], exc)
+            log.error(
+                "dead-letter sink %s unreachable, event %s lost: %s",
+                route.dead_letter_url,
+                event["id"],
+                exc,
+            )
             return False
         if response.status_code >= 300:
-            log.error("dead-letter sink %s answered %s, event %s lost",
-                      route.dead_letter_url, response.status_code, event["id"])
+            log.error(
+                "dead-letter sink %s answered %s, event %s lost",
+                route.dead_letter_url,
+                response.status_code,
+                event["id"],
+            )
             return False
         return True
 
@@ -547,7 +604,10 @@ def build_ticks(
             Tick(
                 name=meta["name"],
                 namespace=meta.get("namespace", "default"),
-                schedule=parse_schedule(expression, None if expression.startswith(("CRON_TZ=", "TZ=")) else spec.get("timezone")),
+                schedule=parse_schedule(
+                    expression,
+                    None if expression.startswith(("CRON_TZ=", "TZ=")) else spec.get("timezone"),
+                ),
                 sink=network.resolve(spec["sink"]),
                 content_type=spec.get("contentType", "application/json"),
                 data=spec.get("data"),

@@ -1,8 +1,8 @@
 """``vigil sim``: run a simulated region in the foreground, or break a running one.
 
-    vigil sim --hosts 8 --servers-per-host 10          # runs until Ctrl-C, prints where files are
-    vigil sim power-off compute-003 --url http://127.0.0.1:P
-    vigil sim faults nova --error-rate 0.1             # URL from VIGIL_SIM_URL when --url is absent
+vigil sim --hosts 8 --servers-per-host 10          # runs until Ctrl-C, prints where files are
+vigil sim power-off compute-003 --url http://127.0.0.1:P
+vigil sim faults nova --error-rate 0.1             # URL from VIGIL_SIM_URL when --url is absent
 """
 
 from __future__ import annotations
@@ -22,28 +22,47 @@ URL_ENV = "VIGIL_SIM_URL"
 def _run(args: argparse.Namespace) -> int:
     from vigilsim.region import Region
 
-    hosts = [h.strip() for h in args.host_names.split(",") if h.strip()] if args.host_names else args.hosts
+    hosts = (
+        [h.strip() for h in args.host_names.split(",") if h.strip()]
+        if args.host_names
+        else args.hosts
+    )
     region = Region.start(
-        hosts=hosts, servers_per_host=args.servers_per_host, time_scale=args.time_scale, port=args.port,
-        workdir=args.workdir, instance_ha_url=args.instance_ha_url, service_down_time=args.service_down_time,
-        evacuation_latency=args.evacuation_latency, rpc_response_timeout=args.rpc_response_timeout,
-        node_monitor_grace=args.node_monitor_grace, host_capacity=args.host_capacity,
+        hosts=hosts,
+        servers_per_host=args.servers_per_host,
+        time_scale=args.time_scale,
+        port=args.port,
+        workdir=args.workdir,
+        instance_ha_url=args.instance_ha_url,
+        service_down_time=args.service_down_time,
+        evacuation_latency=args.evacuation_latency,
+        rpc_response_timeout=args.rpc_response_timeout,
+        node_monitor_grace=args.node_monitor_grace,
+        host_capacity=args.host_capacity,
     )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    print(f"simulated region running: {len(region.hosts)} hosts, {len(region.model.servers)} servers, "
-          f"time scale {args.time_scale}")
-    print(f"clouds.yaml:  {region.clouds_yaml}   (clouds: {region.cloud_name}, {region.cloud_name}-member)")
+    print(
+        f"simulated region running: {len(region.hosts)} hosts, {len(region.model.servers)} servers, "
+        f"time scale {args.time_scale}"
+    )
+    print(
+        f"clouds.yaml:  {region.clouds_yaml}   (clouds: {region.cloud_name}, {region.cloud_name}-member)"
+    )
     print(f"kubeconfig:   {region.kubeconfig}")
     print(f"keystone:     {region.keystone_url}")
     print(f"nova:         {region.nova_url}")
     print(f"kubernetes:   {region.kubernetes_url}")
     print(f"redfish:      {region.redfish_url_template}")
     print(f"control:      {region.control_url}")
-    print(f"try:  OS_CLIENT_CONFIG_FILE={region.clouds_yaml} openstack --os-cloud {region.cloud_name} "
-          "server list --all-projects")
-    print(f"      export {URL_ENV}={region.url}; vigil sim power-off {region.hosts[0] if region.hosts else 'HOST'}")
+    print(
+        f"try:  OS_CLIENT_CONFIG_FILE={region.clouds_yaml} openstack --os-cloud {region.cloud_name} "
+        "server list --all-projects"
+    )
+    print(
+        f"      export {URL_ENV}={region.url}; vigil sim power-off {region.hosts[0] if region.hosts else 'HOST'}"
+    )
     print("Ctrl-C stops it.", flush=True)
     try:
         done.wait()
@@ -61,11 +80,17 @@ def _call(args: argparse.Namespace, operation: str, **kwargs) -> int:
         if operation == "state":
             reply = requests.get(f"{url.rstrip('/')}/control/state", timeout=30)
         else:
-            reply = requests.post(f"{url.rstrip('/')}/control/{operation}", json=kwargs, timeout=120)
+            reply = requests.post(
+                f"{url.rstrip('/')}/control/{operation}", json=kwargs, timeout=120
+            )
     except requests.RequestException as exc:
         print(f"vigil sim: region at {url} not reachable: {exc}", file=sys.stderr)
         return 1
-    body = reply.json() if reply.headers.get("Content-Type", "").startswith("application/json") else reply.text
+    body = (
+        reply.json()
+        if reply.headers.get("Content-Type", "").startswith("application/json")
+        else reply.text
+    )
     if reply.status_code >= 400:
         message = body.get("error", {}).get("message") if isinstance(body, dict) else body
         print(f"vigil sim: {operation} refused ({reply.status_code}): {message}", file=sys.stderr)
@@ -77,9 +102,14 @@ def _call(args: argparse.Namespace, operation: str, **kwargs) -> int:
 
 
 def register(sub, db_sub) -> None:
-    sim = sub.add_parser("sim", help="run a simulated OpenStack region and Kubernetes cluster, or break one",
-                         description="Without a sub-command: run a region in the foreground.")
-    sim.add_argument("--hosts", type=int, default=8, help="number of hosts compute-000.. (default 8)")
+    sim = sub.add_parser(
+        "sim",
+        help="run a simulated OpenStack region and Kubernetes cluster, or break one",
+        description="Without a sub-command: run a region in the foreground.",
+    )
+    sim.add_argument(
+        "--hosts", type=int, default=8, help="number of hosts compute-000.. (default 8)"
+    )
     sim.add_argument("--host-names", help="comma-separated host names instead of --hosts")
     sim.add_argument("--servers-per-host", type=int, default=0)
     sim.add_argument("--time-scale", type=float, default=1.0, help="cloud seconds per real second")
@@ -117,12 +147,26 @@ def register(sub, db_sub) -> None:
     op("restore-network", "restore a cut network", "host", "net")
     op("taint-out-of-service", "apply node.kubernetes.io/out-of-service to a host's Node", "host")
     op("state", "print the region's URLs, clock and fault settings")
-    down = op("set-api-down", "make nova, kubernetes or keystone unreachable (--up to restore)", "api",
-              build=lambda a: {"api": a.api, "down": not a.up})
+    down = op(
+        "set-api-down",
+        "make nova, kubernetes or keystone unreachable (--up to restore)",
+        "api",
+        build=lambda a: {"api": a.api, "down": not a.up},
+    )
     down.add_argument("--up", action="store_true")
-    faults = op("inject-faults", "inject 5xx, timeouts and latency into one API", "api",
-                build=lambda a: {"api": a.api, "error_rate": a.error_rate, "timeout_rate": a.timeout_rate,
-                                 "latency": a.latency})
+    faults = op(
+        "inject-faults",
+        "inject 5xx, timeouts and latency into one API",
+        "api",
+        build=lambda a: {
+            "api": a.api,
+            "error_rate": a.error_rate,
+            "timeout_rate": a.timeout_rate,
+            "latency": a.latency,
+        },
+    )
     faults.add_argument("--error-rate", type=float, default=0.0)
     faults.add_argument("--timeout-rate", type=float, default=0.0)
-    faults.add_argument("--latency", type=float, default=0.0, help="real seconds added to every request")
+    faults.add_argument(
+        "--latency", type=float, default=0.0, help="real seconds added to every request"
+    )

@@ -7,7 +7,7 @@ Every timed behaviour of the region (heartbeats, leases, evacuation latency, tok
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class CloudClock:
@@ -15,7 +15,7 @@ class CloudClock:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.time_scale = float(time_scale)
-        self._origin = start or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        self._origin = start or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         self._real0 = time.monotonic()
         self._stamps: dict[int, str] = {}
 

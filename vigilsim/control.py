@@ -12,9 +12,26 @@ from vigilsim.http import Request, Response
 from vigilsim.model import CloudError
 
 OPERATIONS = (
-    "power_off", "power_on", "stop_service", "start_service", "cut_network", "restore_network",
-    "set_api_down", "inject_faults", "taint_out_of_service", "crash_server", "boot_server", "add_host", "set_reserved",
-    "add_aggregate", "network_address", "server", "servers", "service", "node", "evacuation_count",
+    "power_off",
+    "power_on",
+    "stop_service",
+    "start_service",
+    "cut_network",
+    "restore_network",
+    "set_api_down",
+    "inject_faults",
+    "taint_out_of_service",
+    "crash_server",
+    "boot_server",
+    "add_host",
+    "set_reserved",
+    "add_aggregate",
+    "network_address",
+    "server",
+    "servers",
+    "service",
+    "node",
+    "evacuation_count",
 )
 
 
@@ -54,10 +71,16 @@ class Control:
     def state(self) -> dict:
         region = self.region
         return {
-            "clouds_yaml": region.clouds_yaml, "kubeconfig": region.kubeconfig, "cloud": region.cloud_name,
-            "keystone_url": region.keystone_url, "nova_url": region.nova_url,
-            "kubernetes_url": region.kubernetes_url, "redfish_url_template": region.redfish_url_template,
-            "now": region.now().isoformat(), "time_scale": region.config.time_scale,
-            "hosts": len(region.model.hosts), "servers": len(region.model.servers),
+            "clouds_yaml": region.clouds_yaml,
+            "kubeconfig": region.kubeconfig,
+            "cloud": region.cloud_name,
+            "keystone_url": region.keystone_url,
+            "nova_url": region.nova_url,
+            "kubernetes_url": region.kubernetes_url,
+            "redfish_url_template": region.redfish_url_template,
+            "now": region.now().isoformat(),
+            "time_scale": region.config.time_scale,
+            "hosts": len(region.model.hosts),
+            "servers": len(region.model.servers),
             "faults": {api: vars(f) for api, f in region.faults.items()},
         }

@@ -11,9 +11,9 @@ import json
 import socket
 import socketserver
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -51,7 +51,7 @@ class Response:
     stream: Iterable[bytes] | None = None  # chunked body (watches)
 
     @classmethod
-    def json(cls, status: int, payload, headers: dict[str, str] | None = None) -> "Response":
+    def json(cls, status: int, payload, headers: dict[str, str] | None = None) -> Response:
         return cls(
             status,
             json.dumps(payload, separators=(",", ":")).encode(),
@@ -104,7 +104,11 @@ class HttpServer:
                 pass
 
             def date_time_string(self, timestamp=None):
-                return outer.date_header() if outer.date_header else super().date_time_string(timestamp)
+                return (
+                    outer.date_header()
+                    if outer.date_header
+                    else super().date_time_string(timestamp)
+                )
 
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -164,7 +168,9 @@ class HttpServer:
         self.date_header = date_header
         self._server = _Server(("127.0.0.1", port), RequestHandler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="vigilsim-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="vigilsim-http", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -9,12 +9,21 @@ from vigilsim.http import Request, Response
 from vigilsim.model import Model, Token
 
 DOMAIN = {"id": "default", "name": "Default"}
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    503: "Service Unavailable",
+}
 
 
 def fault(status: int, message: str) -> Response:
     """Keystone's error body: ``{"error": {"code", "message", "title"}}``."""
-    return Response.json(status, {"error": {"code": status, "message": message, "title": _TITLES.get(status, "Error")}})
+    return Response.json(
+        status,
+        {"error": {"code": status, "message": message, "title": _TITLES.get(status, "Error")}},
+    )
 
 
 def unauthorized() -> Response:
@@ -33,7 +42,9 @@ class Keystone:
             "status": "stable",
             "updated": "2020-04-07T00:00:00Z",
             "links": [{"rel": "self", "href": f"{self.base}/v3/"}],
-            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+            "media-types": [
+                {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+            ],
         }
 
     def handle(self, req: Request) -> Response:
@@ -53,17 +64,26 @@ class Keystone:
         if path == "/v3/auth/catalog" and req.method == "GET":
             if self.model.token(req.header("x-auth-token")) is None:
                 return unauthorized()
-            return Response.json(200, {"catalog": self.catalog(), "links": {"self": f"{self.base}/v3/auth/catalog"}})
+            return Response.json(
+                200, {"catalog": self.catalog(), "links": {"self": f"{self.base}/v3/auth/catalog"}}
+            )
         if path == "/v3/auth/projects" and req.method == "GET":
             token = self.model.token(req.header("x-auth-token"))
             if token is None:
                 return unauthorized()
-            return Response.json(200, {"projects": [self._project(token.project)] if token.project else []})
+            return Response.json(
+                200, {"projects": [self._project(token.project)] if token.project else []}
+            )
         return fault(404, f"Could not find resource {req.path}.")
 
     def _project(self, project: dict) -> dict:
-        return {"id": project["id"], "name": project["name"], "domain_id": "default", "enabled": True,
-                "domain": DOMAIN}
+        return {
+            "id": project["id"],
+            "name": project["name"],
+            "domain_id": "default",
+            "enabled": True,
+            "domain": DOMAIN,
+        }
 
     def token_body(self, token: Token, catalog: bool = True) -> dict:
         body = {
@@ -74,7 +94,11 @@ class Keystone:
             "issued_at": iso(self.model.clock.at(token.issued), micro=True),
         }
         if token.project is not None:
-            body["project"] = {"id": token.project["id"], "name": token.project["name"], "domain": DOMAIN}
+            body["project"] = {
+                "id": token.project["id"],
+                "name": token.project["name"],
+                "domain": DOMAIN,
+            }
             body["is_domain"] = False
             body["roles"] = token.roles
             if catalog:
@@ -87,8 +111,11 @@ class Keystone:
             identity = auth["identity"]
             methods = identity["methods"]
         except (ValueError, KeyError, TypeError):
-            return fault(400, "Expecting to find auth in request body. The server could not comply with the "
-                              "request since it is either malformed or otherwise incorrect.")
+            return fault(
+                400,
+                "Expecting to find auth in request body. The server could not comply with the "
+                "request since it is either malformed or otherwise incorrect.",
+            )
         if not isinstance(methods, list) or not methods:
             return fault(400, "Invalid input for field 'identity/methods'.")
         user_name = None
@@ -116,7 +143,9 @@ class Keystone:
                 return unauthorized()
         token = self.model.issue_token(user_name, project_name, methods)
         nocatalog = req.arg("nocatalog") is not None
-        return Response.json(201, self.token_body(token, not nocatalog), {"X-Subject-Token": token.id})
+        return Response.json(
+            201, self.token_body(token, not nocatalog), {"X-Subject-Token": token.id}
+        )
 
     def _find_user(self, user: dict):
         for account in self.model.users.values():

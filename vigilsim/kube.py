@@ -17,16 +17,33 @@ from vigilsim.clock import iso
 from vigilsim.http import Request, Response
 from vigilsim.model import Host, Model
 
-
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-STATUS_REPORT = 300.0  # cloud s between the kubelet's full Node status posts (nodeStatusReportFrequency)
-_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-            409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType", 422: "Invalid"}
+STATUS_REPORT = (
+    300.0  # cloud s between the kubelet's full Node status posts (nodeStatusReportFrequency)
+)
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    410: "Expired",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+}
 
 
 def status_object(code: int, reason: str, message: str, details: dict | None = None) -> Response:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details:
         body["details"] = details
     return Response.json(code, body)
@@ -82,7 +99,9 @@ def parse_selector(selector: str | None):
         else:
             match = _SET_RE.match(term)
             if not match:
-                raise KubeError(400, f"unable to parse requirement: found {term!r}, expected a label selector")
+                raise KubeError(
+                    400, f"unable to parse requirement: found {term!r}, expected a label selector"
+                )
             negate, key, op, values = match.groups()
             if op:
                 options = {v.strip() for v in values.split(",") if v.strip()}
@@ -105,7 +124,7 @@ def _field_selector(selector: str | None):
         key, _, value = term.partition("=")
         key = key.rstrip("=!")
         if key != "metadata.name":
-            raise KubeError(400, f'field label not supported: {key}')
+            raise KubeError(400, f"field label not supported: {key}")
         wanted["name"] = value.lstrip("=")
     return lambda name: name == wanted["name"]
 
@@ -170,7 +189,10 @@ def json_patch(doc, operations):
                         parent[int(last)] = op["value"]
                 else:
                     if kind == "replace" and last not in parent:
-                        raise KubeError(422, f"replace operation does not apply: doc is missing key: {op['path']}")
+                        raise KubeError(
+                            422,
+                            f"replace operation does not apply: doc is missing key: {op['path']}",
+                        )
                     parent[last] = op["value"]
             elif kind == "remove":
                 if isinstance(parent, list):
@@ -184,8 +206,11 @@ def json_patch(doc, operations):
             else:
                 raise KubeError(400, f"Unexpected kind: {kind}")
         except (KeyError, IndexError, ValueError, TypeError):
-            raise KubeError(422, f"the server rejected our request due to an error in our request: "
-                                 f"path {op['path']} does not apply") from None
+            raise KubeError(
+                422,
+                f"the server rejected our request due to an error in our request: "
+                f"path {op['path']} does not apply",
+            ) from None
     return doc
 
 
@@ -212,7 +237,9 @@ class Kubernetes:
         key = (host.node_rv, self.status_heartbeat(host), host.ready)
         cached = self._node_cache.get(host.name)
         if cached is None or cached[0] != key:
-            data = json.dumps(self.node_object(host, list_item=True), separators=(",", ":")).encode()
+            data = json.dumps(
+                self.node_object(host, list_item=True), separators=(",", ":")
+            ).encode()
             cached = self._node_cache[host.name] = (key, data)
         return cached[1]
 
@@ -221,26 +248,55 @@ class Kubernetes:
         renewed = self.status_heartbeat(host)
         ready = host.ready
         if ready == "True":
-            condition = {"type": "Ready", "status": "True", "reason": "KubeletReady",
-                         "message": "kubelet is posting ready status"}
+            condition = {
+                "type": "Ready",
+                "status": "True",
+                "reason": "KubeletReady",
+                "message": "kubelet is posting ready status",
+            }
         else:
-            condition = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
-                         "message": "Kubelet stopped posting node status."}
+            condition = {
+                "type": "Ready",
+                "status": "Unknown",
+                "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.",
+            }
         heartbeat = self._ts(renewed)
         condition.update(lastHeartbeatTime=heartbeat, lastTransitionTime=self._ts(host.ready_since))
         pressure = []
-        for kind, reason in (("MemoryPressure", "KubeletHasSufficientMemory"),
-                             ("DiskPressure", "KubeletHasNoDiskPressure"),
-                             ("PIDPressure", "KubeletHasSufficientPID")):
+        for kind, reason in (
+            ("MemoryPressure", "KubeletHasSufficientMemory"),
+            ("DiskPressure", "KubeletHasNoDiskPressure"),
+            ("PIDPressure", "KubeletHasSufficientPID"),
+        ):
             if ready == "True":
-                pressure.append({"type": kind, "status": "False", "reason": reason, "message": reason,
-                                 "lastHeartbeatTime": heartbeat, "lastTransitionTime": self._ts(host.node_created)})
+                pressure.append(
+                    {
+                        "type": kind,
+                        "status": "False",
+                        "reason": reason,
+                        "message": reason,
+                        "lastHeartbeatTime": heartbeat,
+                        "lastTransitionTime": self._ts(host.node_created),
+                    }
+                )
             else:
-                pressure.append({"type": kind, "status": "Unknown", "reason": "NodeStatusUnknown",
-                                 "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": heartbeat,
-                                 "lastTransitionTime": self._ts(host.ready_since)})
-        capacity = {"cpu": str(host.capacity), "memory": f"{host.capacity * 2}Gi", "pods": "110",
-                    "ephemeral-storage": f"{host.capacity * 20}Gi"}
+                pressure.append(
+                    {
+                        "type": kind,
+                        "status": "Unknown",
+                        "reason": "NodeStatusUnknown",
+                        "message": "Kubelet stopped posting node status.",
+                        "lastHeartbeatTime": heartbeat,
+                        "lastTransitionTime": self._ts(host.ready_since),
+                    }
+                )
+        capacity = {
+            "cpu": str(host.capacity),
+            "memory": f"{host.capacity * 2}Gi",
+            "pods": "110",
+            "ephemeral-storage": f"{host.capacity * 20}Gi",
+        }
         spec = {"providerID": f"vigilsim://{host.name}"}
         if host.taints:
             spec["taints"] = copy.deepcopy(host.taints)
@@ -248,22 +304,36 @@ class Kubernetes:
             spec["unschedulable"] = True
         node = {
             "metadata": {
-                "name": host.name, "uid": host.node_uid, "resourceVersion": str(host.node_rv),
-                "creationTimestamp": self._ts(host.node_created), "labels": dict(host.labels),
+                "name": host.name,
+                "uid": host.node_uid,
+                "resourceVersion": str(host.node_rv),
+                "creationTimestamp": self._ts(host.node_created),
+                "labels": dict(host.labels),
                 "annotations": dict(host.annotations),
             },
             "spec": spec,
             "status": {
-                "capacity": capacity, "allocatable": dict(capacity),
+                "capacity": capacity,
+                "allocatable": dict(capacity),
                 "conditions": pressure + [condition],
-                "addresses": [{"type": "InternalIP", "address": self.region.listeners.ip(host.name, "management")},
-                              {"type": "Hostname", "address": host.name}],
+                "addresses": [
+                    {
+                        "type": "InternalIP",
+                        "address": self.region.listeners.ip(host.name, "management"),
+                    },
+                    {"type": "Hostname", "address": host.name},
+                ],
                 "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
                 "nodeInfo": {
-                    "machineID": host.node_uid.replace("-", ""), "systemUUID": host.hypervisor_uuid,
-                    "bootID": f"{host.node_uid[:8]}-{host.compute_restarts}", "kernelVersion": "6.1.0-vigilsim",
-                    "osImage": "vigilsim", "containerRuntimeVersion": "containerd://1.7.0",
-                    "kubeletVersion": "v1.32.0", "kubeProxyVersion": "v1.32.0", "operatingSystem": "linux",
+                    "machineID": host.node_uid.replace("-", ""),
+                    "systemUUID": host.hypervisor_uuid,
+                    "bootID": f"{host.node_uid[:8]}-{host.compute_restarts}",
+                    "kernelVersion": "6.1.0-vigilsim",
+                    "osImage": "vigilsim",
+                    "containerRuntimeVersion": "containerd://1.7.0",
+                    "kubeletVersion": "v1.32.0",
+                    "kubeProxyVersion": "v1.32.0",
+                    "operatingSystem": "linux",
                     "architecture": "amd64",
                 },
             },
@@ -277,14 +347,20 @@ class Kubernetes:
         step = self.model.cfg.lease_renew_interval
         lease = {
             "metadata": {
-                "name": host.name, "namespace": "kube-node-lease", "uid": host.lease_uid,
+                "name": host.name,
+                "namespace": "kube-node-lease",
+                "uid": host.lease_uid,
                 "resourceVersion": str(host.node_rv * 1_000_000 + int(renewed // step) % 1_000_000),
                 "creationTimestamp": self._ts(host.node_created),
-                "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": host.name, "uid": host.node_uid}],
+                "ownerReferences": [
+                    {"apiVersion": "v1", "kind": "Node", "name": host.name, "uid": host.node_uid}
+                ],
             },
-            "spec": {"holderIdentity": host.name,
-                     "leaseDurationSeconds": int(self.model.cfg.lease_duration),
-                     "renewTime": iso(self.model.clock.at(renewed), micro=True)},
+            "spec": {
+                "holderIdentity": host.name,
+                "leaseDurationSeconds": int(self.model.cfg.lease_duration),
+                "renewTime": iso(self.model.clock.at(renewed), micro=True),
+            },
         }
         if not list_item:
             lease = {"kind": "Lease", "apiVersion": "coordination.k8s.io/v1", **lease}
@@ -294,15 +370,22 @@ class Kubernetes:
         with self.model.lock:
             self.model.advance()
             host = self.model.host(name)
-            return {"name": name, "ready": host.ready, "taints": copy.deepcopy(host.taints),
-                    "labels": dict(host.labels), "unschedulable": host.unschedulable,
-                    "lease_renew_time": self.model.clock.at(self.model.last_renew(host)),
-                    "resource_version": str(host.node_rv)}
+            return {
+                "name": name,
+                "ready": host.ready,
+                "taints": copy.deepcopy(host.taints),
+                "labels": dict(host.labels),
+                "unschedulable": host.unschedulable,
+                "lease_renew_time": self.model.clock.at(self.model.last_renew(host)),
+                "resource_version": str(host.node_rv),
+            }
 
     def add_taint(self, name: str, taint: dict) -> None:
         with self.model.lock:
             host = self.model.host(name)
-            if not any(t["key"] == taint["key"] and t["effect"] == taint["effect"] for t in host.taints):
+            if not any(
+                t["key"] == taint["key"] and t["effect"] == taint["effect"] for t in host.taints
+            ):
                 host.taints.append({**taint, "timeAdded": self._ts(self.model.now())})
                 self.model.bump_node(host)
 
@@ -323,7 +406,9 @@ class Kubernetes:
         try:
             return self._route(req)
         except KubeError as exc:
-            return status_object(exc.code, _REASONS.get(exc.code, "InternalError"), exc.message, exc.details)
+            return status_object(
+                exc.code, _REASONS.get(exc.code, "InternalError"), exc.message, exc.details
+            )
 
     def _route(self, req: Request) -> Response:
         path = req.path.rstrip("/")
@@ -343,46 +428,97 @@ class Kubernetes:
                 with self.model.lock:
                     host = self.model.hosts.get(name)
                     if host is None:
-                        raise KubeError(404, f'nodes "{name}" not found',
-                                        {"name": name, "kind": "nodes"})
+                        raise KubeError(
+                            404, f'nodes "{name}" not found', {"name": name, "kind": "nodes"}
+                        )
                     if m == "GET" and _wants_table(req):
-                        return Response.json(200, self.node_table([host], {"resourceVersion": str(host.node_rv)}))
+                        return Response.json(
+                            200, self.node_table([host], {"resourceVersion": str(host.node_rv)})
+                        )
                     if m == "GET":
                         return Response.json(200, self.node_object(host))
                     if m == "PATCH" and len(parts) == 4:
                         return Response.json(200, self._patch_node(host, req))
-                raise KubeError(405, "the server does not allow this method on the requested resource")
+                raise KubeError(
+                    405, "the server does not allow this method on the requested resource"
+                )
         if parts[:3] == ["apis", "coordination.k8s.io", "v1"]:
             return self._leases(req, parts[3:])
         raise KubeError(404, "the server could not find the requested resource")
 
     def _discovery(self, path: str):
         if path == "/version":
-            return {"major": "1", "minor": "32", "gitVersion": "v1.32.0-vigilsim", "gitCommit": "vigilsim",
-                    "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
-                    "compiler": "gc", "platform": "linux/amd64"}
+            return {
+                "major": "1",
+                "minor": "32",
+                "gitVersion": "v1.32.0-vigilsim",
+                "gitCommit": "vigilsim",
+                "gitTreeState": "clean",
+                "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "go1.23",
+                "compiler": "gc",
+                "platform": "linux/amd64",
+            }
         if path == "/api":
-            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": self.region.url.split("//", 1)[1]}]}
+            return {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": self.region.url.split("//", 1)[1]}
+                ],
+            }
         if path == "/api/v1":
-            return {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
-                {"name": "nodes", "singularName": "node", "namespaced": False, "kind": "Node",
-                 "verbs": ["get", "list", "patch", "watch"], "shortNames": ["no"]},
-                {"name": "nodes/status", "singularName": "", "namespaced": False, "kind": "Node",
-                 "verbs": ["get"]}]}
+            return {
+                "kind": "APIResourceList",
+                "groupVersion": "v1",
+                "resources": [
+                    {
+                        "name": "nodes",
+                        "singularName": "node",
+                        "namespaced": False,
+                        "kind": "Node",
+                        "verbs": ["get", "list", "patch", "watch"],
+                        "shortNames": ["no"],
+                    },
+                    {
+                        "name": "nodes/status",
+                        "singularName": "",
+                        "namespaced": False,
+                        "kind": "Node",
+                        "verbs": ["get"],
+                    },
+                ],
+            }
         if path == "/apis":
-            group = {"name": "coordination.k8s.io",
-                     "versions": [{"groupVersion": "coordination.k8s.io/v1", "version": "v1"}],
-                     "preferredVersion": {"groupVersion": "coordination.k8s.io/v1", "version": "v1"}}
+            group = {
+                "name": "coordination.k8s.io",
+                "versions": [{"groupVersion": "coordination.k8s.io/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "coordination.k8s.io/v1", "version": "v1"},
+            }
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}
         if path == "/apis/coordination.k8s.io":
-            return {"kind": "APIGroup", "apiVersion": "v1", "name": "coordination.k8s.io",
-                    "versions": [{"groupVersion": "coordination.k8s.io/v1", "version": "v1"}],
-                    "preferredVersion": {"groupVersion": "coordination.k8s.io/v1", "version": "v1"}}
+            return {
+                "kind": "APIGroup",
+                "apiVersion": "v1",
+                "name": "coordination.k8s.io",
+                "versions": [{"groupVersion": "coordination.k8s.io/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "coordination.k8s.io/v1", "version": "v1"},
+            }
         if path == "/apis/coordination.k8s.io/v1":
-            return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "coordination.k8s.io/v1",
-                    "resources": [{"name": "leases", "singularName": "lease", "namespaced": True, "kind": "Lease",
-                                   "verbs": ["get", "list"]}]}
+            return {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": "coordination.k8s.io/v1",
+                "resources": [
+                    {
+                        "name": "leases",
+                        "singularName": "lease",
+                        "namespaced": True,
+                        "kind": "Lease",
+                        "verbs": ["get", "list"],
+                    }
+                ],
+            }
         return None
 
     def _selected(self, req: Request):
@@ -400,38 +536,76 @@ class Kubernetes:
             raise KubeError(400, "invalid limit or continue token") from None
         with self.model.lock:
             hosts = [h for h in self.model.hosts.values() if selected(h)]
-            page = hosts[start:start + limit] if limit else hosts[start:]
+            page = hosts[start : start + limit] if limit else hosts[start:]
             meta = {"resourceVersion": str(self.model.resource_version)}
             if limit and start + limit < len(hosts):
                 meta["continue"] = str(start + limit)
                 meta["remainingItemCount"] = len(hosts) - start - limit
             if _wants_table(req):
                 return Response.json(200, self.node_table(page, meta))
-            head = json.dumps({"kind": "NodeList", "apiVersion": "v1", "metadata": meta}, separators=(",", ":"))
-            body = head[:-1].encode() + b',"items":[' + b",".join(self.node_json(h) for h in page) + b"]}"
+            head = json.dumps(
+                {"kind": "NodeList", "apiVersion": "v1", "metadata": meta}, separators=(",", ":")
+            )
+            body = (
+                head[:-1].encode()
+                + b',"items":['
+                + b",".join(self.node_json(h) for h in page)
+                + b"]}"
+            )
             return Response(200, body, {"Content-Type": "application/json"})
 
     def node_table(self, hosts: list, meta: dict) -> dict:
         """The server-side table kubectl asks for (``Accept: ...;as=Table``): NAME STATUS ROLES AGE VERSION."""
         now = self.model.now()
-        columns = [("Name", "string", "name"), ("Status", "string", ""), ("Roles", "string", ""),
-                   ("Age", "string", ""), ("Version", "string", "")]
+        columns = [
+            ("Name", "string", "name"),
+            ("Status", "string", ""),
+            ("Roles", "string", ""),
+            ("Age", "string", ""),
+            ("Version", "string", ""),
+        ]
         rows = []
         for host in hosts:
             status = "Ready" if host.ready == "True" else "NotReady"
             if host.unschedulable:
                 status += ",SchedulingDisabled"
-            roles = ",".join(sorted(k.split("/", 1)[1] for k in host.labels
-                                    if k.startswith("node-role.kubernetes.io/"))) or "<none>"
-            metadata = {"name": host.name, "uid": host.node_uid, "resourceVersion": str(host.node_rv),
-                        "creationTimestamp": self._ts(host.node_created), "labels": dict(host.labels)}
-            rows.append({"cells": [host.name, status, roles, _age(now - host.node_created), "v1.32.0"],
-                         "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                    "metadata": metadata}})
-        return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-                "columnDefinitions": [{"name": n, "type": t, "format": f, "description": n, "priority": 0}
-                                      for n, t, f in columns],
-                "rows": rows}
+            roles = (
+                ",".join(
+                    sorted(
+                        k.split("/", 1)[1]
+                        for k in host.labels
+                        if k.startswith("node-role.kubernetes.io/")
+                    )
+                )
+                or "<none>"
+            )
+            metadata = {
+                "name": host.name,
+                "uid": host.node_uid,
+                "resourceVersion": str(host.node_rv),
+                "creationTimestamp": self._ts(host.node_created),
+                "labels": dict(host.labels),
+            }
+            rows.append(
+                {
+                    "cells": [host.name, status, roles, _age(now - host.node_created), "v1.32.0"],
+                    "object": {
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": metadata,
+                    },
+                }
+            )
+        return {
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": meta,
+            "columnDefinitions": [
+                {"name": n, "type": t, "format": f, "description": n, "priority": 0}
+                for n, t, f in columns
+            ],
+            "rows": rows,
+        }
 
     def _watch(self, req: Request) -> Response:
         selected = self._selected(req)
@@ -448,16 +622,28 @@ class Kubernetes:
             return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
         def stream():
-            with model.lock:  # never yield while holding the lock: a slow client would stall the region
+            with (
+                model.lock
+            ):  # never yield while holding the lock: a slow client would stall the region
                 cursor = since
                 initial = []
                 if since == 0:
                     cursor = model.resource_version
-                    initial = [line("ADDED", self.node_object(h)) for h in model.hosts.values() if selected(h)]
+                    initial = [
+                        line("ADDED", self.node_object(h))
+                        for h in model.hosts.values()
+                        if selected(h)
+                    ]
                 elif since < model.events_floor:
-                    expired = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                               "message": f"too old resource version: {since} ({model.events_floor})",
-                               "reason": "Expired", "code": 410}
+                    expired = {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "status": "Failure",
+                        "message": f"too old resource version: {since} ({model.events_floor})",
+                        "reason": "Expired",
+                        "code": 410,
+                    }
                     initial = [line("ERROR", expired)]
                     cursor = None
             for chunk in initial:
@@ -488,8 +674,10 @@ class Kubernetes:
             patch = req.json()
         except ValueError:
             raise KubeError(400, "the request body is not valid JSON") from None
-        current = {"metadata": {"labels": dict(host.labels), "annotations": dict(host.annotations)},
-                   "spec": {"taints": copy.deepcopy(host.taints), "unschedulable": host.unschedulable}}
+        current = {
+            "metadata": {"labels": dict(host.labels), "annotations": dict(host.annotations)},
+            "spec": {"taints": copy.deepcopy(host.taints), "unschedulable": host.unschedulable},
+        }
         if kind in ("application/strategic-merge-patch+json", "application/merge-patch+json"):
             if not isinstance(patch, dict):
                 raise KubeError(400, "a merge patch must be a JSON object")
@@ -497,39 +685,63 @@ class Kubernetes:
         elif kind == "application/json-patch+json":
             patched = json_patch(current, patch)
         else:
-            raise KubeError(415, f"the body of the request was in an unknown format - accepted media types "
-                                 "include: application/json-patch+json, application/merge-patch+json, "
-                                 "application/strategic-merge-patch+json")
+            raise KubeError(
+                415,
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json-patch+json, application/merge-patch+json, "
+                "application/strategic-merge-patch+json",
+            )
         if not isinstance(patched, dict):
-            raise KubeError(422, f'Node "{host.name}" is invalid: the patched object is not an object')
+            raise KubeError(
+                422, f'Node "{host.name}" is invalid: the patched object is not an object'
+            )
         metadata = patched.get("metadata") or {}
         spec = patched.get("spec") or {}
         if not isinstance(metadata, dict) or not isinstance(spec, dict):
-            raise KubeError(422, f'Node "{host.name}" is invalid: metadata and spec must be objects',
-                            {"name": host.name, "kind": "Node"})
+            raise KubeError(
+                422,
+                f'Node "{host.name}" is invalid: metadata and spec must be objects',
+                {"name": host.name, "kind": "Node"},
+            )
         labels = metadata.get("labels") or {}
         annotations = metadata.get("annotations") or {}
         taints = spec.get("taints") or []
         for mapping, what in ((labels, "labels"), (annotations, "annotations")):
-            if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-                raise KubeError(422, f'Node "{host.name}" is invalid: metadata.{what}: Invalid value: '
-                                     "values must be strings",
-                                {"name": host.name, "kind": "Node"})
+            if not isinstance(mapping, dict) or not all(
+                isinstance(v, str) for v in mapping.values()
+            ):
+                raise KubeError(
+                    422,
+                    f'Node "{host.name}" is invalid: metadata.{what}: Invalid value: '
+                    "values must be strings",
+                    {"name": host.name, "kind": "Node"},
+                )
         if not isinstance(taints, list):
-            raise KubeError(422, f'Node "{host.name}" is invalid: spec.taints: Invalid value: must be a list')
+            raise KubeError(
+                422, f'Node "{host.name}" is invalid: spec.taints: Invalid value: must be a list'
+            )
         for i, taint in enumerate(taints):
             if not isinstance(taint, dict) or not taint.get("key"):
-                raise KubeError(422, f'Node "{host.name}" is invalid: spec.taints[{i}].key: Required value',
-                                {"name": host.name, "kind": "Node"})
+                raise KubeError(
+                    422,
+                    f'Node "{host.name}" is invalid: spec.taints[{i}].key: Required value',
+                    {"name": host.name, "kind": "Node"},
+                )
             if taint.get("effect") not in _EFFECTS:
-                raise KubeError(422, f'Node "{host.name}" is invalid: spec.taints[{i}].effect: Unsupported '
-                                     f'value: "{taint.get("effect")}": supported values: "NoSchedule", '
-                                     '"PreferNoSchedule", "NoExecute"', {"name": host.name, "kind": "Node"})
+                raise KubeError(
+                    422,
+                    f'Node "{host.name}" is invalid: spec.taints[{i}].effect: Unsupported '
+                    f'value: "{taint.get("effect")}": supported values: "NoSchedule", '
+                    '"PreferNoSchedule", "NoExecute"',
+                    {"name": host.name, "kind": "Node"},
+                )
         host.labels = labels
         host.annotations = annotations
         now = self._ts(self.model.now())
-        host.taints = [t if t.get("effect") != "NoExecute" or t.get("timeAdded") else {**t, "timeAdded": now}
-                       for t in taints]
+        host.taints = [
+            t if t.get("effect") != "NoExecute" or t.get("timeAdded") else {**t, "timeAdded": now}
+            for t in taints
+        ]
         host.unschedulable = bool(spec.get("unschedulable"))
         self.model.bump_node(host)
         return self.node_object(host)
@@ -538,20 +750,30 @@ class Kubernetes:
         if req.method != "GET":
             raise KubeError(405, "the server does not allow this method on the requested resource")
         model = self.model
-        if rest == ["leases"] or (len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "leases"):
+        if rest == ["leases"] or (
+            len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "leases"
+        ):
             namespace = rest[1] if len(rest) == 3 else None
             with model.lock:
                 hosts = list(model.hosts.values()) if namespace in (None, "kube-node-lease") else []
                 items = [self.lease_object(h, list_item=True) for h in hosts]
-                return Response.json(200, {"kind": "LeaseList", "apiVersion": "coordination.k8s.io/v1",
-                                           "metadata": {"resourceVersion": str(model.resource_version)},
-                                           "items": items})
+                return Response.json(
+                    200,
+                    {
+                        "kind": "LeaseList",
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "metadata": {"resourceVersion": str(model.resource_version)},
+                        "items": items,
+                    },
+                )
         if len(rest) == 4 and rest[0] == "namespaces" and rest[2] == "leases":
             with model.lock:
                 host = model.hosts.get(rest[3]) if rest[1] == "kube-node-lease" else None
                 if host is None:
-                    raise KubeError(404, f'leases.coordination.k8s.io "{rest[3]}" not found',
-                                    {"name": rest[3], "group": "coordination.k8s.io", "kind": "leases"})
+                    raise KubeError(
+                        404,
+                        f'leases.coordination.k8s.io "{rest[3]}" not found',
+                        {"name": rest[3], "group": "coordination.k8s.io", "kind": "leases"},
+                    )
                 return Response.json(200, self.lease_object(host))
         raise KubeError(404, "the server could not find the requested resource")
-

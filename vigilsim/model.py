@@ -15,8 +15,8 @@ import itertools
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from vigilsim.clock import CloudClock
 
@@ -251,7 +251,9 @@ class Model:
         if not self.compute_alive(host):
             return host.compute_last
         now = self.now() if now is None else now
-        return host.compute_since + ((now - host.compute_since) // REPORT_INTERVAL) * REPORT_INTERVAL
+        return (
+            host.compute_since + ((now - host.compute_since) // REPORT_INTERVAL) * REPORT_INTERVAL
+        )
 
     def last_renew(self, host: Host, now: float | None = None) -> float:
         """The kubelet's last Lease renewal (every lease_renew_interval while alive)."""
@@ -290,7 +292,11 @@ class Model:
         self._done_evacuations.pop(host.name, None)
         # the power-state sync finds guests that died with the host shut off
         for server in self.servers_on(host.name):
-            if server.power_state == SHUTDOWN and server.vm_state == "active" and server.task_state is None:
+            if (
+                server.power_state == SHUTDOWN
+                and server.vm_state == "active"
+                and server.task_state is None
+            ):
                 server.vm_state = "stopped"
                 server.updated = self.now()
 
@@ -327,7 +333,7 @@ class Model:
 
     def node_events_after(self, rv: int) -> list:
         """Node changes newer than resourceVersion ``rv`` (events are kept in rv order)."""
-        return self.node_events[bisect.bisect_right(self.node_events, rv, key=lambda e: e[0]):]
+        return self.node_events[bisect.bisect_right(self.node_events, rv, key=lambda e: e[0]) :]
 
     def power_off(self, name: str) -> None:
         with self.lock:
@@ -425,8 +431,16 @@ class Model:
         self._index(server)
         self.hosts[target].used_vcpus += FLAVORS[server.flavor]["vcpus"]
 
-    def boot(self, host_name: str | None, name: str | None, metadata: dict | None, flavor: str,
-             vm_state: str = "active", project: str = "admin", user: str = "admin") -> Server:
+    def boot(
+        self,
+        host_name: str | None,
+        name: str | None,
+        metadata: dict | None,
+        flavor: str,
+        vm_state: str = "active",
+        project: str = "admin",
+        user: str = "admin",
+    ) -> Server:
         with self.lock:
             if flavor not in FLAVORS:
                 raise CloudError(400, f"Flavor {flavor} could not be found.")
@@ -434,7 +448,9 @@ class Model:
             if host_name is None:
                 host_name = self.schedule(vcpus, exclude=())
                 if host_name is None:
-                    raise CloudError(400, "No valid host was found. There are not enough hosts available.")
+                    raise CloudError(
+                        400, "No valid host was found. There are not enough hosts available."
+                    )
             host = self.host(host_name)
             seq = next(self._seq)
             now = self.now()
@@ -531,7 +547,9 @@ class Model:
         if server.locked and not admin:
             raise CloudError(409, f"Instance {server.id} is locked")
 
-    def evacuate(self, server_id: str, target: str | None, microversion: tuple[int, int], force: bool = False) -> None:
+    def evacuate(
+        self, server_id: str, target: str | None, microversion: tuple[int, int], force: bool = False
+    ) -> None:
         """Nova's evacuate: refused while the source compute counts as up; runs asynchronously.
 
         ``force`` (2.29–2.67) sends the server to ``target`` without asking the scheduler.
@@ -558,13 +576,27 @@ class Model:
             if dest is not None:
                 self.hosts[dest].used_vcpus += vcpus  # the claim on the target
             keep_stopped = microversion >= (2, 95) or server.vm_state == "stopped"
-            self.at(self.cfg.evacuation_latency, self._finish_evacuation, server, migration, dest, keep_stopped)
+            self.at(
+                self.cfg.evacuation_latency,
+                self._finish_evacuation,
+                server,
+                migration,
+                dest,
+                keep_stopped,
+            )
 
     def _migration(self, server: Server, kind: str) -> Migration:
         now = self.now()
         migration = Migration(
-            id=len(self.migrations) + 1, uuid=_uuid(), server_id=server.id, source=server.host,
-            dest=None, kind=kind, status="accepted", created=now, updated=now,
+            id=len(self.migrations) + 1,
+            uuid=_uuid(),
+            server_id=server.id,
+            source=server.host,
+            dest=None,
+            kind=kind,
+            status="accepted",
+            created=now,
+            updated=now,
         )
         self.migrations.append(migration)
         return migration
@@ -585,7 +617,9 @@ class Model:
         self._move(server, dest)  # …and becomes usage on the target
         migration.dest = dest
         migration.status = "done"
-        self._done_evacuations[migration.source] = self._done_evacuations.get(migration.source, 0) + 1
+        self._done_evacuations[migration.source] = (
+            self._done_evacuations.get(migration.source, 0) + 1
+        )
         if keep_stopped:
             server.vm_state, server.power_state = "stopped", SHUTDOWN
         else:
@@ -599,20 +633,29 @@ class Model:
             self._check_state(server, "os-migrateLive", ("active", "paused"))
             source = self.hosts[server.host]
             if not self.service_up(source):
-                raise CloudError(400, f"Compute service of {source.name} is unavailable at this time.")
+                raise CloudError(
+                    400, f"Compute service of {source.name} is unavailable at this time."
+                )
             if target is not None:
                 if target == source.name:
-                    raise CloudError(400, f"Unable to migrate instance ({server.id}) to current host ({source.name}).")
+                    raise CloudError(
+                        400,
+                        f"Unable to migrate instance ({server.id}) to current host ({source.name}).",
+                    )
                 self.host(target)
             vcpus = FLAVORS[server.flavor]["vcpus"]
             dest = self.schedule(vcpus, exclude=(source.name,), only=target)
             if dest is None:
-                raise CloudError(400, "No valid host was found. There are not enough hosts available.")
+                raise CloudError(
+                    400, "No valid host was found. There are not enough hosts available."
+                )
             self.hosts[dest].used_vcpus += vcpus
             server.task_state = "migrating"
             migration = self._migration(server, "live-migration")
             migration.dest = dest
-            self.at(self.cfg.evacuation_latency, self._finish_live_migration, server, migration, dest)
+            self.at(
+                self.cfg.evacuation_latency, self._finish_live_migration, server, migration, dest
+            )
 
     def _finish_live_migration(self, server: Server, migration: Migration, dest: str) -> None:
         server.task_state = None
@@ -683,8 +726,16 @@ class Model:
                 raise CloudError(409, f"Aggregate {name} already exists.")
             aid = next(self._aggregate_ids)
             now = self.now()
-            aggregate = {"id": aid, "uuid": _uuid(), "name": name, "availability_zone": zone,
-                         "hosts": [], "metadata": {}, "created": now, "updated": None}
+            aggregate = {
+                "id": aid,
+                "uuid": _uuid(),
+                "name": name,
+                "availability_zone": zone,
+                "hosts": [],
+                "metadata": {},
+                "created": now,
+                "updated": None,
+            }
             if zone:
                 aggregate["metadata"]["availability_zone"] = zone
             self.aggregates[aid] = aggregate
@@ -705,11 +756,15 @@ class Model:
                 raise CloudError(404, f"Compute host {host_name} could not be found.")
             if add:
                 if host_name in aggregate["hosts"]:
-                    raise CloudError(409, f"Aggregate {aggregate['id']} already has host {host_name}.")
+                    raise CloudError(
+                        409, f"Aggregate {aggregate['id']} already has host {host_name}."
+                    )
                 aggregate["hosts"].append(host_name)
             else:
                 if host_name not in aggregate["hosts"]:
-                    raise CloudError(404, f"Cannot remove host {host_name} in aggregate {aggregate['id']}")
+                    raise CloudError(
+                        404, f"Cannot remove host {host_name} in aggregate {aggregate['id']}"
+                    )
                 aggregate["hosts"].remove(host_name)
             aggregate["updated"] = self.now()
             return aggregate
@@ -724,7 +779,9 @@ class Model:
             roles = []
             if project_name is not None:
                 project = self.projects[project_name]
-                roles = [{"id": uuid.uuid5(uuid.NAMESPACE_DNS, r).hex, "name": r} for r in user["roles"]]
+                roles = [
+                    {"id": uuid.uuid5(uuid.NAMESPACE_DNS, r).hex, "name": r} for r in user["roles"]
+                ]
             token = Token(
                 id="gAAAA" + uuid.uuid4().hex + uuid.uuid4().hex,
                 user={"id": user["id"], "name": user["name"]},

@@ -109,8 +109,10 @@ class Listeners:
                 try:
                     conn.setblocking(True)
                     conn.settimeout(1)
-                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                                 b"Connection: close\r\n\r\n%s" % (len(body), body))
+                    conn.sendall(
+                        b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                        b"Connection: close\r\n\r\n%s" % (len(body), body)
+                    )
                 except OSError:
                     pass
                 finally:
@@ -134,7 +136,14 @@ class Listeners:
             return Response(404, b"404 page not found\n", {"Content-Type": "text/plain"})
         net = parts[0]
         with self.model.lock:
-            members = [{"Name": name, "Addr": self.ip(name, net), "Port": 8301, "Tags": {"role": "node"},
-                        "Status": 1 if self.reachable(name, net) else 4}
-                       for name in self.model.hosts]
+            members = [
+                {
+                    "Name": name,
+                    "Addr": self.ip(name, net),
+                    "Port": 8301,
+                    "Tags": {"role": "node"},
+                    "Status": 1 if self.reachable(name, net) else 4,
+                }
+                for name in self.model.hosts
+            ]
         return Response.json(200, members)

@@ -19,13 +19,30 @@ from vigilsim.model import FLAVOR_BY_ID, FLAVORS, CloudError, Host, Model, Serve
 MIN_VERSION = (2, 1)
 MAX_LIMIT = 1000  # osapi_max_limit
 _FAULT_NAMES = {
-    400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound", 405: "badMethod",
-    409: "conflictingRequest", 413: "overLimit", 415: "badMediaType", 429: "overLimit",
-    501: "notImplemented", 503: "serviceUnavailable",
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
 }
-_STATUS = {"active": "ACTIVE", "stopped": "SHUTOFF", "error": "ERROR", "building": "BUILD",
-           "paused": "PAUSED", "suspended": "SUSPENDED", "shelved_offloaded": "SHELVED_OFFLOADED",
-           "rescued": "RESCUE", "resized": "VERIFY_RESIZE", "soft-delete": "SOFT_DELETED"}
+_STATUS = {
+    "active": "ACTIVE",
+    "stopped": "SHUTOFF",
+    "error": "ERROR",
+    "building": "BUILD",
+    "paused": "PAUSED",
+    "suspended": "SUSPENDED",
+    "shelved_offloaded": "SHELVED_OFFLOADED",
+    "rescued": "RESCUE",
+    "resized": "VERIFY_RESIZE",
+    "soft-delete": "SOFT_DELETED",
+}
 _TASK_STATUS = {"rebuilding": "REBUILD", "migrating": "MIGRATING", "rebuild_spawning": "REBUILD"}
 _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 _TRUE = {"1", "t", "true", "on", "y", "yes"}
@@ -66,8 +83,20 @@ def _body(req: Request) -> dict:
     return body
 
 
-_BOOL_STRINGS = {"true": True, "1": True, "on": True, "yes": True, "y": True, "t": True,
-                 "false": False, "0": False, "off": False, "no": False, "n": False, "f": False}
+_BOOL_STRINGS = {
+    "true": True,
+    "1": True,
+    "on": True,
+    "yes": True,
+    "y": True,
+    "t": True,
+    "false": False,
+    "0": False,
+    "off": False,
+    "no": False,
+    "n": False,
+    "f": False,
+}
 
 
 def _bool(value, field: str) -> bool:
@@ -76,13 +105,22 @@ def _bool(value, field: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in _BOOL_STRINGS:
         return _BOOL_STRINGS[value.lower()]
-    raise NovaFault(400, f"Invalid input for field/attribute {field}. Value: {value}. "
-                         f"{value!r} is not of type 'boolean'")
+    raise NovaFault(
+        400,
+        f"Invalid input for field/attribute {field}. Value: {value}. "
+        f"{value!r} is not of type 'boolean'",
+    )
 
 
 class Nova:
-    def __init__(self, model: Model, base_url: str, max_version: str, rpc_timeout,
-                 hypervisor_domain: str | None = None):
+    def __init__(
+        self,
+        model: Model,
+        base_url: str,
+        max_version: str,
+        rpc_timeout,
+        hypervisor_domain: str | None = None,
+    ):
         self.model = model
         self.base = base_url  # .../compute
         major, minor = max_version.split(".")
@@ -96,19 +134,34 @@ class Nova:
 
     def _versions(self) -> list:
         return [
-            {"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "",
-             "updated": "2011-01-21T11:33:21Z", "links": [{"rel": "self", "href": f"{self.base}/v2/"}]},
+            {
+                "id": "v2.0",
+                "status": "SUPPORTED",
+                "version": "",
+                "min_version": "",
+                "updated": "2011-01-21T11:33:21Z",
+                "links": [{"rel": "self", "href": f"{self.base}/v2/"}],
+            },
             self._v21(),
         ]
 
     def _v21(self) -> dict:
         return {
-            "id": "v2.1", "status": "CURRENT", "version": _vstr(self.max_version), "min_version": "2.1",
+            "id": "v2.1",
+            "status": "CURRENT",
+            "version": _vstr(self.max_version),
+            "min_version": "2.1",
             "updated": "2013-07-23T11:33:21Z",
-            "links": [{"rel": "self", "href": f"{self.base}/v2.1/"},
-                      {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}],
-            "media-types": [{"base": "application/json",
-                             "type": "application/vnd.openstack.compute+json;version=2.1"}],
+            "links": [
+                {"rel": "self", "href": f"{self.base}/v2.1/"},
+                {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"},
+            ],
+            "media-types": [
+                {
+                    "base": "application/json",
+                    "type": "application/vnd.openstack.compute+json;version=2.1",
+                }
+            ],
         }
 
     def _microversion(self, req: Request) -> tuple:
@@ -129,12 +182,18 @@ class Nova:
             return self.max_version
         match = _VERSION_RE.match(requested)
         if not match:
-            raise NovaFault(400, f"API Version String {requested} is of invalid format. Must be of format "
-                                 "MajorNum.MinorNum.")
+            raise NovaFault(
+                400,
+                f"API Version String {requested} is of invalid format. Must be of format "
+                "MajorNum.MinorNum.",
+            )
         version = (int(match.group(1)), int(match.group(2)))
         if not MIN_VERSION <= version <= self.max_version:
-            raise NovaFault(406, f"Version {requested} is not supported by the API. Minimum is 2.1 and "
-                                 f"maximum is {_vstr(self.max_version)}.")
+            raise NovaFault(
+                406,
+                f"Version {requested} is not supported by the API. Minimum is 2.1 and "
+                f"maximum is {_vstr(self.max_version)}.",
+            )
         return version
 
     def handle(self, req: Request) -> Response:
@@ -151,8 +210,16 @@ class Nova:
             return fault(exc.status, exc.message)
         token = self.model.token(req.header("x-auth-token"))
         if token is None:
-            return Response.json(401, {"error": {"code": 401, "title": "Unauthorized",
-                                                 "message": "The request you have made requires authentication."}})
+            return Response.json(
+                401,
+                {
+                    "error": {
+                        "code": 401,
+                        "title": "Unauthorized",
+                        "message": "The request you have made requires authentication.",
+                    }
+                },
+            )
         parts = path.split("/")[2:]
         if parts and parts[0] in {p["id"] for p in self.model.projects.values()}:
             parts = parts[1:]  # the legacy /v2.1/{project_id}/... form
@@ -177,7 +244,9 @@ class Nova:
             if n == 2 and parts[1] == "detail" and m == "GET":
                 return self.list_servers(req, v, token, detail=True)
             if n == 2 and m == "GET":
-                return Response.json(200, {"server": self.server_view(self._server(parts[1], token), v, token)})
+                return Response.json(
+                    200, {"server": self.server_view(self._server(parts[1], token), v, token)}
+                )
             if n == 2 and m == "DELETE":
                 self._server(parts[1], token)
                 self.model.delete_server(parts[1])
@@ -185,11 +254,18 @@ class Nova:
             if n == 3 and parts[2] == "action" and m == "POST":
                 return self.action(req, parts[1], v, token)
             if n == 3 and parts[2] == "metadata" and m == "GET":
-                return Response.json(200, {"metadata": dict(self._server(parts[1], token).metadata)})
+                return Response.json(
+                    200, {"metadata": dict(self._server(parts[1], token).metadata)}
+                )
             if n == 3 and parts[2] == "metadata" and m in ("POST", "PUT"):
                 return self.set_metadata(req, parts[1], token, replace=m == "PUT")
         elif head == "os-services":
-            self._admin(token, "os_compute_api:os-services:list" if m == "GET" else "os_compute_api:os-services:update")
+            self._admin(
+                token,
+                "os_compute_api:os-services:list"
+                if m == "GET"
+                else "os_compute_api:os-services:update",
+            )
             if n == 1 and m == "GET":
                 return self.list_services(req, v)
             if n == 2 and m == "PUT":
@@ -208,7 +284,14 @@ class Nova:
             return self.migrations(req, v)
         elif head in ("limits",) and m == "GET":
             return Response.json(200, {"limits": {"rate": [], "absolute": {}}})
-        if head in ("servers", "os-services", "os-hypervisors", "flavors", "os-aggregates", "os-migrations"):
+        if head in (
+            "servers",
+            "os-services",
+            "os-hypervisors",
+            "flavors",
+            "os-aggregates",
+            "os-migrations",
+        ):
             raise NovaFault(405, "The method specified is not allowed for this resource.")
         raise NovaFault(404, "The resource could not be found.")
 
@@ -225,8 +308,10 @@ class Nova:
         return server
 
     def _link(self, kind: str, ident) -> list:
-        return [{"rel": "self", "href": f"{self.base}/v2.1/{kind}/{ident}"},
-                {"rel": "bookmark", "href": f"{self.base}/{kind}/{ident}"}]
+        return [
+            {"rel": "self", "href": f"{self.base}/v2.1/{kind}/{ident}"},
+            {"rel": "bookmark", "href": f"{self.base}/{kind}/{ident}"},
+        ]
 
     def _host_id(self, project_id: str, host: str) -> str:
         """Nova's hostId: an opaque per-project hash of the host name (memoised: it is hot)."""
@@ -258,7 +343,10 @@ class Nova:
             "user_id": s.user_id,
             "metadata": dict(s.metadata),
             "hostId": self._host_id(s.project_id, s.host),
-            "image": {"id": s.image_id, "links": [{"rel": "bookmark", "href": f"{self.base}/images/{s.image_id}"}]},
+            "image": {
+                "id": s.image_id,
+                "links": [{"rel": "bookmark", "href": f"{self.base}/images/{s.image_id}"}],
+            },
             "created": stamp(s.created),
             "updated": stamp(s.updated),
             "addresses": {},
@@ -279,23 +367,38 @@ class Nova:
             "security_groups": [{"name": "default"}],
         }
         if v >= (2, 47):
-            view["flavor"] = {"vcpus": flavor["vcpus"], "ram": flavor["ram"], "disk": flavor["disk"],
-                              "ephemeral": 0, "swap": 0, "original_name": s.flavor, "extra_specs": {}}
+            view["flavor"] = {
+                "vcpus": flavor["vcpus"],
+                "ram": flavor["ram"],
+                "disk": flavor["disk"],
+                "ephemeral": 0,
+                "swap": 0,
+                "original_name": s.flavor,
+                "extra_specs": {},
+            }
         else:
-            view["flavor"] = {"id": flavor["id"], "links": [{"rel": "bookmark",
-                                                             "href": f"{self.base}/flavors/{flavor['id']}"}]}
+            view["flavor"] = {
+                "id": flavor["id"],
+                "links": [{"rel": "bookmark", "href": f"{self.base}/flavors/{flavor['id']}"}],
+            }
         if token.admin:
             view["OS-EXT-SRV-ATTR:host"] = s.host
             view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = (
-                s.host + self.hypervisor_suffix if s.host else s.host)
+                s.host + self.hypervisor_suffix if s.host else s.host
+            )
             view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{s.instance_number:08x}"
             if v >= (2, 3):
-                view.update({
-                    "OS-EXT-SRV-ATTR:hostname": s.name, "OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
-                    "OS-EXT-SRV-ATTR:launch_index": 0, "OS-EXT-SRV-ATTR:kernel_id": "",
-                    "OS-EXT-SRV-ATTR:ramdisk_id": "", "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-                    "OS-EXT-SRV-ATTR:user_data": None,
-                })
+                view.update(
+                    {
+                        "OS-EXT-SRV-ATTR:hostname": s.name,
+                        "OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
+                        "OS-EXT-SRV-ATTR:launch_index": 0,
+                        "OS-EXT-SRV-ATTR:kernel_id": "",
+                        "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                        "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                        "OS-EXT-SRV-ATTR:user_data": None,
+                    }
+                )
         if v >= (2, 9):
             view["locked"] = s.locked
         if v >= (2, 73):
@@ -329,8 +432,11 @@ class Nova:
         if all_tenants is not None:
             if not token.admin:
                 kind = "detail" if detail else "index"
-                raise NovaFault(403, f"Policy doesn't allow os_compute_api:servers:{kind}:get_all_tenants "
-                                     "to be performed.")
+                raise NovaFault(
+                    403,
+                    f"Policy doesn't allow os_compute_api:servers:{kind}:get_all_tenants "
+                    "to be performed.",
+                )
             all_projects = all_tenants == "" or all_tenants.lower() in _TRUE
         project = req.arg("project_id") or req.arg("tenant_id")
         if not token.admin or (not all_projects and project is None):
@@ -351,19 +457,28 @@ class Nova:
             filters.append(lambda s: pattern.search(s.name) is not None)
         predicate = (lambda s: all(f(s) for f in filters)) if filters else None
         with self.model.lock:
-            servers = self.model.list_servers(host=host, project_id=project, marker=req.arg("marker"),
-                                              limit=limit, predicate=predicate)
+            servers = self.model.list_servers(
+                host=host,
+                project_id=project,
+                marker=req.arg("marker"),
+                limit=limit,
+                predicate=predicate,
+            )
             if detail:
                 items = [self.server_view(s, v, token) for s in servers]
             else:
-                items = [{"id": s.id, "name": s.name, "links": self._link("servers", s.id)} for s in servers]
+                items = [
+                    {"id": s.id, "name": s.name, "links": self._link("servers", s.id)}
+                    for s in servers
+                ]
         body = {"servers": items}
         if servers and len(servers) == limit:
             query = [(k, val) for k, vals in req.query.items() if k != "marker" for val in vals]
             query.append(("marker", servers[-1].id))
             suffix = "/detail" if detail else ""
-            body["servers_links"] = [{"rel": "next",
-                                      "href": f"{self.base}/v2.1/servers{suffix}?{urlencode(query)}"}]
+            body["servers_links"] = [
+                {"rel": "next", "href": f"{self.base}/v2.1/servers{suffix}?{urlencode(query)}"}
+            ]
         return Response.json(200, body)
 
     def _status_of(self, s: Server) -> str:
@@ -375,31 +490,44 @@ class Nova:
     def create_server(self, req: Request, v: tuple, token: Token) -> Response:
         body = _body(req).get("server")
         if not isinstance(body, dict):
-            raise NovaFault(400, "Invalid input for field/attribute server. Value: None. None is not of type 'object'")
+            raise NovaFault(
+                400,
+                "Invalid input for field/attribute server. Value: None. None is not of type 'object'",
+            )
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 255:
             raise NovaFault(400, "Invalid input for field/attribute name. Value: %r." % (name,))
         flavor_ref = body.get("flavorRef")
         if flavor_ref is None:
-            raise NovaFault(400, "Invalid input for field/attribute server. 'flavorRef' is a required property")
+            raise NovaFault(
+                400, "Invalid input for field/attribute server. 'flavorRef' is a required property"
+            )
         flavor_ref = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]
         flavor = FLAVOR_BY_ID.get(flavor_ref) or (flavor_ref if flavor_ref in FLAVORS else None)
         if flavor is None:
             raise NovaFault(400, f"Flavor {flavor_ref} could not be found.")
         if v >= (2, 37) and "networks" not in body:
-            raise NovaFault(400, "Invalid input for field/attribute server. 'networks' is a required property")
+            raise NovaFault(
+                400, "Invalid input for field/attribute server. 'networks' is a required property"
+            )
         metadata = body.get("metadata") or {}
-        if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(x, str)
-                                                       for k, x in metadata.items()):
-            raise NovaFault(400, "Invalid input for field/attribute metadata. Value: %r." % (metadata,))
+        if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(x, str) for k, x in metadata.items()
+        ):
+            raise NovaFault(
+                400, "Invalid input for field/attribute metadata. Value: %r." % (metadata,)
+            )
         host = None
         zone = body.get("availability_zone")
         if isinstance(zone, str) and ":" in zone:
             host = zone.split(":")[1] or (zone.split(":")[2] if zone.count(":") > 1 else None)
         if body.get("host") is not None:
             if v < (2, 74):
-                raise NovaFault(400, "Invalid input for field/attribute server. Additional properties are not "
-                                     "allowed ('host' was unexpected)")
+                raise NovaFault(
+                    400,
+                    "Invalid input for field/attribute server. Additional properties are not "
+                    "allowed ('host' was unexpected)",
+                )
             host = body["host"]
         if host is not None:
             self._admin(token, "os_compute_api:servers:create:forced_host")
@@ -409,10 +537,19 @@ class Nova:
         user = token.user["name"]
         server = self.model.boot(host, name, metadata, flavor, project=project, user=user)
         self.model.get_server(server.id).image_id = str(body.get("imageRef") or "")
-        return Response.json(202, {"server": {
-            "id": server.id, "links": self._link("servers", server.id), "OS-DCF:diskConfig": "MANUAL",
-            "security_groups": [{"name": "default"}], "adminPass": uuid.uuid4().hex[:12],
-        }}, {"Location": f"{self.base}/v2.1/servers/{server.id}"})
+        return Response.json(
+            202,
+            {
+                "server": {
+                    "id": server.id,
+                    "links": self._link("servers", server.id),
+                    "OS-DCF:diskConfig": "MANUAL",
+                    "security_groups": [{"name": "default"}],
+                    "adminPass": uuid.uuid4().hex[:12],
+                }
+            },
+            {"Location": f"{self.base}/v2.1/servers/{server.id}"},
+        )
 
     def set_metadata(self, req: Request, server_id: str, token: Token, replace: bool) -> Response:
         server = self._server(server_id, token)
@@ -427,7 +564,7 @@ class Nova:
         body = _body(req)
         if len(body) != 1:
             raise NovaFault(400, "Malformed request body")
-        (name, args), = body.items()
+        ((name, args),) = body.items()
         server = self._server(server_id, token)
         model = self.model
         if name == "evacuate":
@@ -438,8 +575,11 @@ class Nova:
                 raise NovaFault(400, "Invalid input for field/attribute host.")
             force = args.get("force", False)
             if "force" in args and not (2, 29) <= v < (2, 68):
-                raise NovaFault(400, "Invalid input for field/attribute evacuate. Additional properties are not "
-                                     "allowed ('force' was unexpected)")
+                raise NovaFault(
+                    400,
+                    "Invalid input for field/attribute evacuate. Additional properties are not "
+                    "allowed ('force' was unexpected)",
+                )
             model.evacuate(server.id, target, v, force=_bool(force, "force"))
             if v < (2, 14):
                 return Response.json(200, {"adminPass": uuid.uuid4().hex[:12]})
@@ -461,8 +601,11 @@ class Nova:
             self._admin(token, "os_compute_api:os-admin-actions:reset_state")
             state = args.get("state") if isinstance(args, dict) else None
             if state not in ("active", "error"):
-                raise NovaFault(400, f"Invalid input for field/attribute state. Value: {state}. "
-                                     f"{state!r} is not one of ['active', 'error']")
+                raise NovaFault(
+                    400,
+                    f"Invalid input for field/attribute state. Value: {state}. "
+                    f"{state!r} is not one of ['active', 'error']",
+                )
             model.reset_state(server.id, state)
             return Response(202)
         if name == "os-migrateLive":
@@ -483,7 +626,9 @@ class Nova:
             "zone": "nova",
             "status": host.status,
             "state": "up" if self.model.service_up(host) else "down",
-            "updated_at": iso(self.model.clock.at(self.model.last_report(host)), micro=True).rstrip("Z"),
+            "updated_at": iso(self.model.clock.at(self.model.last_report(host)), micro=True).rstrip(
+                "Z"
+            ),
             "disabled_reason": host.disabled_reason,
         }
         if v >= (2, 11):
@@ -496,8 +641,11 @@ class Nova:
         with self.model.lock:
             if binary not in (None, "nova-compute"):
                 return Response.json(200, {"services": []})
-            hosts = [self.model.hosts[host]] if host in self.model.hosts else (
-                [] if host else list(self.model.hosts.values()))
+            hosts = (
+                [self.model.hosts[host]]
+                if host in self.model.hosts
+                else ([] if host else list(self.model.hosts.values()))
+            )
             return Response.json(200, {"services": [self.service_view(h, v) for h in hosts]})
 
     def update_service(self, req: Request, ident: str, v: tuple) -> Response:
@@ -513,8 +661,11 @@ class Nova:
                 raise NovaFault(404, "Service not found.")
             unknown = set(body) - {"status", "disabled_reason", "forced_down"}
             if unknown:
-                raise NovaFault(400, "Invalid input for field/attribute. Additional properties are not allowed "
-                                     f"({', '.join(sorted(unknown))} was unexpected)")
+                raise NovaFault(
+                    400,
+                    "Invalid input for field/attribute. Additional properties are not allowed "
+                    f"({', '.join(sorted(unknown))} was unexpected)",
+                )
             status = body.get("status")
             if status is not None and status not in ("enabled", "disabled"):
                 raise NovaFault(400, f"Invalid input for field/attribute status. Value: {status}.")
@@ -522,28 +673,39 @@ class Nova:
             if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
                 raise NovaFault(400, "Invalid input for field/attribute disabled_reason.")
             if reason is not None and status != "disabled":
-                raise NovaFault(400, "Specifying 'disabled_reason' with status 'enabled' is invalid.")
+                raise NovaFault(
+                    400, "Specifying 'disabled_reason' with status 'enabled' is invalid."
+                )
             forced = _bool(body["forced_down"], "forced_down") if "forced_down" in body else None
             if status is None and forced is None:
-                raise NovaFault(400, "At least one of 'status' or 'forced_down' must be specified in the "
-                                     "request body.")
+                raise NovaFault(
+                    400,
+                    "At least one of 'status' or 'forced_down' must be specified in the "
+                    "request body.",
+                )
             self._apply(host, status, reason, forced)
             with model.lock:
                 return Response.json(200, {"service": self.service_view(host, v)})
         action = ident
         if action not in ("enable", "disable", "disable-log-reason", "force-down") or (
-                action == "force-down" and v < (2, 11)):
+            action == "force-down" and v < (2, 11)
+        ):
             raise NovaFault(404, f"Unknown action {action}")
         name, binary = body.get("host"), body.get("binary")
         if not isinstance(name, str) or not isinstance(binary, str):
-            raise NovaFault(400, "Invalid input for field/attribute. 'host' and 'binary' are required properties")
+            raise NovaFault(
+                400,
+                "Invalid input for field/attribute. 'host' and 'binary' are required properties",
+            )
         if binary != "nova-compute" or name not in model.hosts:
             raise NovaFault(404, f"Service {binary} on host {name} not found.")
         host = model.hosts[name]
         result = {"host": name, "binary": binary}
         if action == "force-down":
             if "forced_down" not in body:
-                raise NovaFault(400, "Invalid input for field/attribute. 'forced_down' is a required property")
+                raise NovaFault(
+                    400, "Invalid input for field/attribute. 'forced_down' is a required property"
+                )
             forced = _bool(body["forced_down"], "forced_down")
             self._apply(host, None, None, forced)
             result["forced_down"] = forced
@@ -552,7 +714,9 @@ class Nova:
             result["status"] = "enabled"
         else:
             reason = body.get("disabled_reason")
-            if action == "disable-log-reason" and (not isinstance(reason, str) or not reason.strip()):
+            if action == "disable-log-reason" and (
+                not isinstance(reason, str) or not reason.strip()
+            ):
                 raise NovaFault(400, "Invalid input for field/attribute disabled_reason.")
             self._apply(host, "disabled", reason, None)
             result["status"] = "disabled"
@@ -570,7 +734,9 @@ class Nova:
 
     # ---- hypervisors, flavors, aggregates, migrations ------------------------------------------
 
-    def hypervisor_view(self, host: Host, v: tuple, detail: bool, with_servers: bool = False) -> dict:
+    def hypervisor_view(
+        self, host: Host, v: tuple, detail: bool, with_servers: bool = False
+    ) -> dict:
         model = self.model
         view = {
             "id": host.hypervisor_uuid if v >= (2, 53) else host.number,
@@ -579,27 +745,43 @@ class Nova:
             "status": host.status,
         }
         if detail:
-            view.update({
-                "host_ip": f"192.168.{host.number // 250}.{host.number % 250 + 1}",
-                "hypervisor_type": "fake",
-                "hypervisor_version": 1000,
-                "service": {"host": host.name, "id": host.service_uuid if v >= (2, 53) else host.number,
-                            "disabled_reason": host.disabled_reason},
-            })
+            view.update(
+                {
+                    "host_ip": f"192.168.{host.number // 250}.{host.number % 250 + 1}",
+                    "hypervisor_type": "fake",
+                    "hypervisor_version": 1000,
+                    "service": {
+                        "host": host.name,
+                        "id": host.service_uuid if v >= (2, 53) else host.number,
+                        "disabled_reason": host.disabled_reason,
+                    },
+                }
+            )
             if v < (2, 88):
                 used = host.used_vcpus
-                view.update({
-                    "vcpus": host.capacity, "vcpus_used": used, "memory_mb": host.capacity * 2048,
-                    "memory_mb_used": used * 2048, "local_gb": host.capacity * 20, "local_gb_used": used * 20,
-                    "free_ram_mb": (host.capacity - used) * 2048, "free_disk_gb": (host.capacity - used) * 20,
-                    "current_workload": 0, "running_vms": model.server_count(host.name),
-                    "disk_available_least": (host.capacity - used) * 20, "cpu_info": "{}",
-                })
+                view.update(
+                    {
+                        "vcpus": host.capacity,
+                        "vcpus_used": used,
+                        "memory_mb": host.capacity * 2048,
+                        "memory_mb_used": used * 2048,
+                        "local_gb": host.capacity * 20,
+                        "local_gb_used": used * 20,
+                        "free_ram_mb": (host.capacity - used) * 2048,
+                        "free_disk_gb": (host.capacity - used) * 20,
+                        "current_workload": 0,
+                        "running_vms": model.server_count(host.name),
+                        "disk_available_least": (host.capacity - used) * 20,
+                        "cpu_info": "{}",
+                    }
+                )
             else:
                 view["uptime"] = None
         if with_servers:
-            view["servers"] = [{"uuid": s.id, "name": f"instance-{s.instance_number:08x}"}
-                               for s in model.servers_on(host.name)]
+            view["servers"] = [
+                {"uuid": s.id, "name": f"instance-{s.instance_number:08x}"}
+                for s in model.servers_on(host.name)
+            ]
         return view
 
     def hypervisors(self, req: Request, rest: list, v: tuple) -> Response:
@@ -614,14 +796,26 @@ class Nova:
                     hosts = [h for h in hosts if pattern in h.name]
                     if not hosts:
                         raise NovaFault(404, f"No hypervisor matching '{pattern}' could be found.")
-                return Response.json(200, {"hypervisors": [
-                    self.hypervisor_view(h, v, detail, with_servers) for h in hosts]})
+                return Response.json(
+                    200,
+                    {
+                        "hypervisors": [
+                            self.hypervisor_view(h, v, detail, with_servers) for h in hosts
+                        ]
+                    },
+                )
             if len(rest) == 2 and rest[1] in ("search", "servers") and v < (2, 53):
                 found = [h for h in hosts if rest[0] in h.name]
                 if not found:
                     raise NovaFault(404, f"No hypervisor matching '{rest[0]}' could be found.")
-                return Response.json(200, {"hypervisors": [
-                    self.hypervisor_view(h, v, False, rest[1] == "servers") for h in found]})
+                return Response.json(
+                    200,
+                    {
+                        "hypervisors": [
+                            self.hypervisor_view(h, v, False, rest[1] == "servers") for h in found
+                        ]
+                    },
+                )
             if len(rest) == 1:
                 for h in hosts:
                     if rest[0] in (h.hypervisor_uuid, str(h.number)):
@@ -636,9 +830,18 @@ class Nova:
             if v >= (2, 55):
                 out["description"] = None
             if detail:
-                out.update({"vcpus": f["vcpus"], "ram": f["ram"], "disk": f["disk"], "swap": "",
-                            "OS-FLV-EXT-DATA:ephemeral": 0, "OS-FLV-DISABLED:disabled": False,
-                            "rxtx_factor": 1.0, "os-flavor-access:is_public": True})
+                out.update(
+                    {
+                        "vcpus": f["vcpus"],
+                        "ram": f["ram"],
+                        "disk": f["disk"],
+                        "swap": "",
+                        "OS-FLV-EXT-DATA:ephemeral": 0,
+                        "OS-FLV-DISABLED:disabled": False,
+                        "rxtx_factor": 1.0,
+                        "os-flavor-access:is_public": True,
+                    }
+                )
                 if v >= (2, 61):
                     out["extra_specs"] = {}
             return out
@@ -656,11 +859,17 @@ class Nova:
 
     def aggregate_view(self, a: dict, v: tuple) -> dict:
         at = self.model.clock.at
-        view = {"id": a["id"], "name": a["name"], "availability_zone": a["availability_zone"],
-                "hosts": list(a["hosts"]), "metadata": dict(a["metadata"]),
-                "created_at": iso(at(a["created"]), micro=True).rstrip("Z"),
-                "updated_at": iso(at(a["updated"]), micro=True).rstrip("Z") if a["updated"] else None,
-                "deleted_at": None, "deleted": False}
+        view = {
+            "id": a["id"],
+            "name": a["name"],
+            "availability_zone": a["availability_zone"],
+            "hosts": list(a["hosts"]),
+            "metadata": dict(a["metadata"]),
+            "created_at": iso(at(a["created"]), micro=True).rstrip("Z"),
+            "updated_at": iso(at(a["updated"]), micro=True).rstrip("Z") if a["updated"] else None,
+            "deleted_at": None,
+            "deleted": False,
+        }
         if v >= (2, 41):
             view["uuid"] = a["uuid"]
         return view
@@ -670,16 +879,24 @@ class Nova:
         m = req.method
         with model.lock:
             if not rest and m == "GET":
-                return Response.json(200, {"aggregates": [self.aggregate_view(a, v)
-                                                          for a in model.aggregates.values()]})
+                return Response.json(
+                    200,
+                    {"aggregates": [self.aggregate_view(a, v) for a in model.aggregates.values()]},
+                )
             if not rest and m == "POST":
                 body = _body(req).get("aggregate")
-                if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+                if (
+                    not isinstance(body, dict)
+                    or not isinstance(body.get("name"), str)
+                    or not body["name"].strip()
+                ):
                     raise NovaFault(400, "Invalid input for field/attribute aggregate.")
                 a = model.add_aggregate(body["name"], zone=body.get("availability_zone"))
                 return Response.json(200, {"aggregate": self.aggregate_view(a, v)})
             if len(rest) == 1 and m == "GET":
-                return Response.json(200, {"aggregate": self.aggregate_view(model.aggregate(rest[0]), v)})
+                return Response.json(
+                    200, {"aggregate": self.aggregate_view(model.aggregate(rest[0]), v)}
+                )
             if len(rest) == 1 and m == "DELETE":
                 a = model.aggregate(rest[0])
                 if a["hosts"]:
@@ -690,12 +907,15 @@ class Nova:
                 body = _body(req)
                 if len(body) != 1:
                     raise NovaFault(400, "Malformed request body")
-                (name, args), = body.items()
+                ((name, args),) = body.items()
                 if name not in ("add_host", "remove_host"):
                     raise NovaFault(400, f"Invalid input for field/attribute. Value: {name}.")
                 host = args.get("host") if isinstance(args, dict) else None
                 if not isinstance(host, str):
-                    raise NovaFault(400, f"Invalid input for field/attribute {name}. 'host' is a required property")
+                    raise NovaFault(
+                        400,
+                        f"Invalid input for field/attribute {name}. 'host' is a required property",
+                    )
                 a = model.aggregate_host(rest[0], host, add=name == "add_host")
                 return Response.json(200, {"aggregate": self.aggregate_view(a, v)})
         raise NovaFault(404, "The resource could not be found.")
@@ -714,12 +934,21 @@ class Nova:
                     continue
                 if instance and instance != m.server_id:
                     continue
-                view = {"id": m.id, "source_compute": m.source, "dest_compute": m.dest,
-                        "source_node": m.source, "dest_node": m.dest, "dest_host": None,
-                        "status": m.status, "instance_uuid": m.server_id, "migration_type": m.kind,
-                        "created_at": iso(at(m.created), micro=True).rstrip("Z"),
-                        "updated_at": iso(at(m.updated), micro=True).rstrip("Z"),
-                        "old_instance_type_id": 1, "new_instance_type_id": 1}
+                view = {
+                    "id": m.id,
+                    "source_compute": m.source,
+                    "dest_compute": m.dest,
+                    "source_node": m.source,
+                    "dest_node": m.dest,
+                    "dest_host": None,
+                    "status": m.status,
+                    "instance_uuid": m.server_id,
+                    "migration_type": m.kind,
+                    "created_at": iso(at(m.created), micro=True).rstrip("Z"),
+                    "updated_at": iso(at(m.updated), micro=True).rstrip("Z"),
+                    "old_instance_type_id": 1,
+                    "new_instance_type_id": 1,
+                }
                 if v >= (2, 59):
                     view["uuid"] = m.uuid
                 out.append(view)

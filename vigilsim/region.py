@@ -28,8 +28,14 @@ from vigilsim.redfish import Redfish
 
 APIS = ("keystone", "nova", "kubernetes", "redfish")
 LOG_LIMIT = 200_000  # request_log entries kept
-_PREFIXES = {"/identity": "keystone", "/compute": "nova", "/k8s": "kubernetes",
-             "/redfish": "redfish", "/control": "control", "/consul": "consul"}
+_PREFIXES = {
+    "/identity": "keystone",
+    "/compute": "nova",
+    "/k8s": "kubernetes",
+    "/redfish": "redfish",
+    "/control": "control",
+    "/consul": "consul",
+}
 
 
 @dataclass
@@ -67,8 +73,17 @@ class Region:
 
     cloud_name = "vigil-sim"
 
-    def __init__(self, hosts, servers_per_host, config: Config, instance_ha_url, workdir, port, redfish,
-                 host_pattern="compute-{:03d}"):
+    def __init__(
+        self,
+        hosts,
+        servers_per_host,
+        config: Config,
+        instance_ha_url,
+        workdir,
+        port,
+        redfish,
+        host_pattern="compute-{:03d}",
+    ):
         self.config = config
         self.clock = CloudClock(config.time_scale)
         self.model = Model(self.clock, config)
@@ -83,7 +98,9 @@ class Region:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self.model.timer_wakeup = self._wake.set
-        self.http = HttpServer(self._dispatch, port=port, date_header=lambda: http_date(self.clock.now()))
+        self.http = HttpServer(
+            self._dispatch, port=port, date_header=lambda: http_date(self.clock.now())
+        )
         base = self.http.url
         self.url = base
         self.keystone_url = f"{base}/identity"
@@ -94,21 +111,37 @@ class Region:
 
         self.listeners = Listeners(self.model)
         self.keystone = Keystone(self.model, self.keystone_url, self._catalog)
-        self.nova = Nova(self.model, f"{base}/compute", config.max_microversion,
-                         lambda: self.config.rpc_response_timeout, config.hypervisor_domain)
+        self.nova = Nova(
+            self.model,
+            f"{base}/compute",
+            config.max_microversion,
+            lambda: self.config.rpc_response_timeout,
+            config.hypervisor_domain,
+        )
         self.kubernetes = Kubernetes(self.model, self)
         self.redfish = Redfish(self.model)
         self.control = Control(self)
-        self._handlers = {"keystone": self.keystone.handle, "nova": self.nova.handle,
-                          "kubernetes": self.kubernetes.handle, "redfish": self.redfish.handle,
-                          "control": self.control.handle, "consul": self.listeners.handle_consul}
+        self._handlers = {
+            "keystone": self.keystone.handle,
+            "nova": self.nova.handle,
+            "kubernetes": self.kubernetes.handle,
+            "redfish": self.redfish.handle,
+            "control": self.control.handle,
+            "consul": self.listeners.handle_consul,
+        }
 
-        names = [host_pattern.format(i) for i in range(hosts)] if isinstance(hosts, int) else list(hosts)
+        names = (
+            [host_pattern.format(i) for i in range(hosts)]
+            if isinstance(hosts, int)
+            else list(hosts)
+        )
         for name in names:
             self.model.add_host(name)
         for i in range(servers_per_host):
             for name in names:
-                self.model.boot(name, None, {"HA_Enabled": "True"} if i % 2 == 0 else {}, "m1.small")
+                self.model.boot(
+                    name, None, {"HA_Enabled": "True"} if i % 2 == 0 else {}, "m1.small"
+                )
         self.listeners.open_all()
         self.redfish.on_power = self.listeners.host_changed
         self.clouds_yaml = os.path.join(self.workdir, "clouds.yaml")
@@ -119,21 +152,50 @@ class Region:
     # ---- lifecycle -----------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, hosts=8, servers_per_host=0, time_scale=1.0, service_down_time=60, evacuation_latency=5,
-              stop_latency=1, start_latency=1, node_monitor_grace=50, lease_renew_interval=10,
-              lease_duration=40, rpc_response_timeout=60, host_capacity=200, max_microversion="2.96",
-              instance_ha_url=None, workdir=None, port=0, redfish=True, token_ttl=3600, seed=0,
-              host_pattern="compute-{:03d}", hypervisor_domain=None) -> "Region":
+    def start(
+        cls,
+        hosts=8,
+        servers_per_host=0,
+        time_scale=1.0,
+        service_down_time=60,
+        evacuation_latency=5,
+        stop_latency=1,
+        start_latency=1,
+        node_monitor_grace=50,
+        lease_renew_interval=10,
+        lease_duration=40,
+        rpc_response_timeout=60,
+        host_capacity=200,
+        max_microversion="2.96",
+        instance_ha_url=None,
+        workdir=None,
+        port=0,
+        redfish=True,
+        token_ttl=3600,
+        seed=0,
+        host_pattern="compute-{:03d}",
+        hypervisor_domain=None,
+    ) -> Region:
         """Start serving; ``hosts`` is a count (named by ``host_pattern``) or a list of names."""
         config = Config(
-            time_scale=time_scale, service_down_time=service_down_time, evacuation_latency=evacuation_latency,
-            stop_latency=stop_latency, start_latency=start_latency, node_monitor_grace=node_monitor_grace,
-            lease_renew_interval=lease_renew_interval, lease_duration=lease_duration,
-            rpc_response_timeout=rpc_response_timeout, host_capacity=host_capacity,
-            max_microversion=max_microversion, token_ttl=token_ttl, seed=seed,
+            time_scale=time_scale,
+            service_down_time=service_down_time,
+            evacuation_latency=evacuation_latency,
+            stop_latency=stop_latency,
+            start_latency=start_latency,
+            node_monitor_grace=node_monitor_grace,
+            lease_renew_interval=lease_renew_interval,
+            lease_duration=lease_duration,
+            rpc_response_timeout=rpc_response_timeout,
+            host_capacity=host_capacity,
+            max_microversion=max_microversion,
+            token_ttl=token_ttl,
+            seed=seed,
             hypervisor_domain=hypervisor_domain,
         )
-        region = cls(hosts, servers_per_host, config, instance_ha_url, workdir, port, redfish, host_pattern)
+        region = cls(
+            hosts, servers_per_host, config, instance_ha_url, workdir, port, redfish, host_pattern
+        )
         region.http.start()
         region._timer.start()
         return region
@@ -151,7 +213,7 @@ class Region:
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> "Region":
+    def __enter__(self) -> Region:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -175,15 +237,22 @@ class Region:
         for prefix, name in _PREFIXES.items():
             if path == prefix or path.startswith(prefix + "/"):
                 api = name
-                req.path = path[len(prefix):]
+                req.path = path[len(prefix) :]
                 break
         if api is None:
             self._log("unknown", req, 404)
             return Response.json(404, {"error": {"code": 404, "message": f"no service at {path}"}})
         if api == "redfish" and not self.redfish_enabled:
             self._log(api, req, 404)
-            return Response.json(404, {"error": {"code": "Base.1.0.ResourceMissingAtURI",
-                                                 "message": "Redfish is not served by this region"}})
+            return Response.json(
+                404,
+                {
+                    "error": {
+                        "code": "Base.1.0.ResourceMissingAtURI",
+                        "message": "Redfish is not served by this region",
+                    }
+                },
+            )
         faults = self.faults.get(api)
         if faults is not None:
             injected = self._inject(api, req, faults)
@@ -194,7 +263,9 @@ class Region:
         try:
             response = self._handlers[api](req)
         except CloudError as exc:  # a model refusal the service layer did not shape itself
-            response = Response.json(exc.status, {"error": {"code": exc.status, "message": exc.message}})
+            response = Response.json(
+                exc.status, {"error": {"code": exc.status, "message": exc.message}}
+            )
         except Exception:  # a simulator bug: answer in the service's 500 shape, never drop silently
             traceback.print_exc()
             response = _service_fault(api, 500, "vigilsim internal error (a simulator bug)")
@@ -229,43 +300,83 @@ class Region:
 
     @property
     def admin_credentials(self) -> dict:
-        return {"auth_url": self.keystone_url, "username": "admin", "password": self.config.admin_password,
-                "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default"}
+        return {
+            "auth_url": self.keystone_url,
+            "username": "admin",
+            "password": self.config.admin_password,
+            "project_name": "admin",
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        }
 
     @property
     def member_credentials(self) -> dict:
-        return {"auth_url": self.keystone_url, "username": "demo", "password": self.config.member_password,
-                "project_name": "demo", "user_domain_name": "Default", "project_domain_name": "Default"}
+        return {
+            "auth_url": self.keystone_url,
+            "username": "demo",
+            "password": self.config.member_password,
+            "project_name": "demo",
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        }
 
     def _catalog(self) -> list:
-        entries = [("identity", "keystone", self.keystone_url + "/v3"), ("compute", "nova", self.nova_url)]
+        entries = [
+            ("identity", "keystone", self.keystone_url + "/v3"),
+            ("compute", "nova", self.nova_url),
+        ]
         if self.instance_ha_url:
             entries.append(("instance-ha", "masakari", self.instance_ha_url))
         catalog = []
         for kind, name, url in entries:
-            catalog.append({
-                "id": f"{name}-service", "type": kind, "name": name,
-                "endpoints": [{"id": f"{name}-{iface}", "interface": iface, "region": "RegionOne",
-                               "region_id": "RegionOne", "url": url}
-                              for iface in ("public", "internal", "admin")],
-            })
+            catalog.append(
+                {
+                    "id": f"{name}-service",
+                    "type": kind,
+                    "name": name,
+                    "endpoints": [
+                        {
+                            "id": f"{name}-{iface}",
+                            "interface": iface,
+                            "region": "RegionOne",
+                            "region_id": "RegionOne",
+                            "url": url,
+                        }
+                        for iface in ("public", "internal", "admin")
+                    ],
+                }
+            )
         return catalog
 
     def _write_configs(self) -> None:
         def cloud(credentials):
-            return {"auth": credentials, "region_name": "RegionOne", "identity_api_version": 3,
-                    "interface": "public"}
+            return {
+                "auth": credentials,
+                "region_name": "RegionOne",
+                "identity_api_version": 3,
+                "interface": "public",
+            }
 
         admin = cloud(self.admin_credentials)
-        clouds = {"clouds": {self.cloud_name: admin, f"{self.cloud_name}-member": cloud(self.member_credentials),
-                             "vigil": cloud(self.admin_credentials)}}
+        clouds = {
+            "clouds": {
+                self.cloud_name: admin,
+                f"{self.cloud_name}-member": cloud(self.member_credentials),
+                "vigil": cloud(self.admin_credentials),
+            }
+        }
         with open(self.clouds_yaml, "w") as fh:
             yaml.safe_dump(clouds, fh, sort_keys=False)
         kubeconfig = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "vigil-sim", "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "vigil-sim",
+            "preferences": {},
             "clusters": [{"name": "vigil-sim", "cluster": {"server": self.kubernetes_url}}],
             "users": [{"name": "vigil-sim", "user": {"token": "vigil-sim-token"}}],
-            "contexts": [{"name": "vigil-sim", "context": {"cluster": "vigil-sim", "user": "vigil-sim"}}],
+            "contexts": [
+                {"name": "vigil-sim", "context": {"cluster": "vigil-sim", "user": "vigil-sim"}}
+            ],
         }
         with open(self.kubeconfig, "w") as fh:
             yaml.safe_dump(kubeconfig, fh, sort_keys=False)
@@ -276,7 +387,9 @@ class Region:
 
     # ---- scenario setup ------------------------------------------------------------------------
 
-    def boot_server(self, host, name=None, metadata=None, flavor="m1.small", vm_state="active") -> str:
+    def boot_server(
+        self, host, name=None, metadata=None, flavor="m1.small", vm_state="active"
+    ) -> str:
         return self.model.boot(host, name, metadata, flavor, vm_state=vm_state).id
 
     def add_host(self, name: str) -> None:
@@ -334,11 +447,20 @@ class Region:
     def set_api_down(self, api: str, down: bool = True) -> None:
         self._faults(api).down = down
 
-    def inject_faults(self, api: str, error_rate: float = 0.0, timeout_rate: float = 0.0, latency: float = 0.0,
-                      hang: float = 10.0, error_status: int = 503) -> None:
+    def inject_faults(
+        self,
+        api: str,
+        error_rate: float = 0.0,
+        timeout_rate: float = 0.0,
+        latency: float = 0.0,
+        hang: float = 10.0,
+        error_status: int = 503,
+    ) -> None:
         faults = self._faults(api)
         if not (0 <= error_rate <= 1 and 0 <= timeout_rate <= 1 and error_rate + timeout_rate <= 1):
-            raise CloudError(400, "error_rate and timeout_rate must be within 0..1 and sum to at most 1")
+            raise CloudError(
+                400, "error_rate and timeout_rate must be within 0..1 and sum to at most 1"
+            )
         if not 500 <= error_status <= 599:
             raise CloudError(400, "error_status must be a 5xx status")
         faults.error_rate, faults.timeout_rate, faults.latency = error_rate, timeout_rate, latency
@@ -354,8 +476,14 @@ class Region:
         self.model.crash_server(server_id)
 
     def taint_out_of_service(self, host: str) -> None:
-        self.kubernetes.add_taint(host, {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown",
-                                         "effect": "NoExecute"})
+        self.kubernetes.add_taint(
+            host,
+            {
+                "key": "node.kubernetes.io/out-of-service",
+                "value": "nodeshutdown",
+                "effect": "NoExecute",
+            },
+        )
 
     # ---- reading state -------------------------------------------------------------------------
 
@@ -363,26 +491,45 @@ class Region:
         with self.model.lock:
             self.model.advance()
             s = self.model.get_server(server_id)
-            return {"id": s.id, "name": s.name, "host": s.host, "vm_state": s.vm_state,
-                    "task_state": s.task_state, "power_state": s.power_state, "locked": s.locked,
-                    "metadata": dict(s.metadata), "evacuations": s.evacuations, "flavor": s.flavor,
-                    "project_id": s.project_id}
+            return {
+                "id": s.id,
+                "name": s.name,
+                "host": s.host,
+                "vm_state": s.vm_state,
+                "task_state": s.task_state,
+                "power_state": s.power_state,
+                "locked": s.locked,
+                "metadata": dict(s.metadata),
+                "evacuations": s.evacuations,
+                "flavor": s.flavor,
+                "project_id": s.project_id,
+            }
 
     def servers(self, host: str | None = None) -> list[dict]:
         with self.model.lock:
             self.model.advance()
-            ids = [s.id for s in self.model.list_servers(host=host)] if host is None or host in self.model.hosts \
+            ids = (
+                [s.id for s in self.model.list_servers(host=host)]
+                if host is None or host in self.model.hosts
                 else []
+            )
             return [self.server(i) for i in ids]
 
     def service(self, host: str) -> dict:
         with self.model.lock:
             self.model.advance()
             h = self.model.host(host)
-            return {"host": h.name, "id": h.service_uuid, "status": h.status, "disabled_reason": h.disabled_reason,
-                    "forced_down": h.forced_down, "state": "up" if self.model.service_up(h) else "down",
-                    "powered": h.powered, "compute_running": h.compute_running,
-                    "kubelet_running": h.kubelet_running}
+            return {
+                "host": h.name,
+                "id": h.service_uuid,
+                "status": h.status,
+                "disabled_reason": h.disabled_reason,
+                "forced_down": h.forced_down,
+                "state": "up" if self.model.service_up(h) else "down",
+                "powered": h.powered,
+                "compute_running": h.compute_running,
+                "kubelet_running": h.kubelet_running,
+            }
 
     def node(self, host: str) -> dict:
         return self.kubernetes.node_summary(host)
@@ -410,5 +557,7 @@ def _service_fault(api: str, status: int, message: str = "injected failure (vigi
     if api == "keystone":
         return keystone_fault(status, message)
     if api == "kubernetes":
-        return status_object(status, "ServiceUnavailable" if status == 503 else "InternalError", message)
+        return status_object(
+            status, "ServiceUnavailable" if status == 503 else "InternalError", message
+        )
     return Response.json(status, {"error": {"code": status, "message": message}})

@@ -29,7 +29,9 @@ def monitor(cloud_event):
     """Run a cycle on a tick (the event's data is not trusted or needed); ignore other events."""
     event_type = cloud_event["type"]
     if not event_type.startswith(WAKE_TYPES):
-        log.warning("ignoring event %s of type %s: not a monitor tick", cloud_event["id"], event_type)
+        log.warning(
+            "ignoring event %s of type %s: not a monitor tick", cloud_event["id"], event_type
+        )
         return
     try:
         outcome = run_tick()

@@ -13,7 +13,8 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared.locks import single_run
-from shared.purge import PurgeArgumentError, purge as run_purge
+from shared.purge import PurgeArgumentError
+from shared.purge import purge as run_purge
 from shared.settings import get_settings
 
 logging.basicConfig(level=logging.INFO)

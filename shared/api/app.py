@@ -97,8 +97,9 @@ def _database_trouble(exc: DBAPIError | SATimeoutError, request_id: str) -> erro
         refused = _refused_value(exc)
         if refused:
             return errors.InvalidInput(reason=refused)
-    if (isinstance(exc, (OperationalError, SATimeoutError))
-            or getattr(exc, "connection_invalidated", False)):
+    if isinstance(exc, (OperationalError, SATimeoutError)) or getattr(
+        exc, "connection_invalidated", False
+    ):
         log.error("database unavailable (%s): %s", request_id, exc)
         return errors.ServiceUnavailable(service="The database")
     log.exception("unexpected database error (%s)", request_id)
@@ -140,8 +141,9 @@ def _v1(request: Request, request_id: str) -> Response:
                 f"Malformed request URL: URL's project_id '{project_id}' doesn't match "
                 f"Context's project_id '{context.project_id}'"
             )
-        api_request = ApiRequest(context, version, request.args, parsed, params,
-                                 _base_url(request), request.method)
+        api_request = ApiRequest(
+            context, version, request.args, parsed, params, _base_url(request), request.method
+        )
         reply = route.handler(api_request)
         return faults.json_reply(reply.status, reply.body, version_headers)
     except errors.VigilError as exc:

@@ -88,8 +88,12 @@ def warn_if_noauth() -> None:
 def _noauth(headers) -> Context:
     token = headers.get("X-Auth-Token") or ""
     user, sep, token_project = token.partition(":")
-    project = headers.get("X-Project-Id") or (token_project if sep and token_project else DEV_PROJECT)
-    return Context(user_id=(user if sep and user else DEV_USER), project_id=project, roles=["admin"])
+    project = headers.get("X-Project-Id") or (
+        token_project if sep and token_project else DEV_PROJECT
+    )
+    return Context(
+        user_id=(user if sep and user else DEV_USER), project_id=project, roles=["admin"]
+    )
 
 
 def _identity_tokens_url(session) -> str:
@@ -126,7 +130,9 @@ def _validate_with_keystone(token: str) -> tuple[Context, float]:
         log.warning("Keystone answered %s while validating a token", response.status_code)
         raise errors.ServiceUnavailable(service="Identity service (Keystone)")
     info = access.create(resp=response)
-    context = Context(user_id=info.user_id, project_id=info.project_id, roles=list(info.role_names or []))
+    context = Context(
+        user_id=info.user_id, project_id=info.project_id, roles=list(info.role_names or [])
+    )
     ttl = float(get_settings().token_cache_seconds)
     if info.expires is not None:
         remaining = (info.expires - dt.datetime.now(dt.UTC)).total_seconds()

@@ -67,5 +67,11 @@ def extension(alias: str) -> dict[str, Any]:
     if alias not in EXTENSIONS:
         raise errors.NotFound("Extension not found.")
     name, description = EXTENSIONS[alias]
-    return {"name": name, "alias": alias, "description": description, "namespace": "",
-            "updated": "", "links": []}
+    return {
+        "name": name,
+        "alias": alias,
+        "description": description,
+        "namespace": "",
+        "updated": "",
+        "links": [],
+    }

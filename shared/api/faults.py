@@ -18,8 +18,9 @@ def json_reply(status: int, body: Any = None, headers: dict[str, str] | None = N
 
 
 def fault(exc: errors.VigilError, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(exc.body()), status=exc.code, headers=headers or {},
-                    content_type=FAULT_TYPE)
+    return Response(
+        json.dumps(exc.body()), status=exc.code, headers=headers or {}, content_type=FAULT_TYPE
+    )
 
 
 def plain_not_found() -> Response:

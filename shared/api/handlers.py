@@ -6,8 +6,9 @@ The order inside every handler is the spec's check sequence (api.md §2): schema
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from shared import errors, hosts, notifications, segments, vmoves
 from shared.api import discovery, policy

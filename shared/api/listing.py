@@ -140,4 +140,3 @@ def _marker_row(session: Session, model: Any, marker: str, uuid_column: str) -> 
     if row is None:
         raise errors.MarkerNotFound(marker=marker)
     return row
-

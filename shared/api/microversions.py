@@ -21,7 +21,9 @@ def text(version: tuple[int, int]) -> str:
 class InvalidVersionString(errors.BadRequest):
     """Malformed header: answered without microversion headers."""
 
-    template = "API Version String {value} is of invalid format. Must be of format MajorNum.MinorNum."
+    template = (
+        "API Version String {value} is of invalid format. Must be of format MajorNum.MinorNum."
+    )
 
 
 def requested(header: str | None) -> tuple[int, int]:

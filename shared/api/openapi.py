@@ -22,7 +22,9 @@ SegmentList = _envelope("SegmentList", "segments", schemas.SegmentView, many=Tru
 HostReply = _envelope("HostReply", "host", schemas.HostView)
 HostList = _envelope("HostList", "hosts", schemas.HostView, many=True)
 NotificationReply = _envelope("NotificationReply", "notification", schemas.NotificationDetailView)
-NotificationList = _envelope("NotificationList", "notifications", schemas.NotificationView, many=True)
+NotificationList = _envelope(
+    "NotificationList", "notifications", schemas.NotificationView, many=True
+)
 VMoveReply = _envelope("VMoveReply", "vmove", schemas.VMoveView)
 VMoveList = _envelope("VMoveList", "vmoves", schemas.VMoveView, many=True)
 HealthReply = _envelope("HealthReply", "health", schemas.HostHealthView)
@@ -52,7 +54,7 @@ NOTES = {
     "segments:update": "`enabled` is accepted from microversion 1.2.",
     "notifications:show": "`recovery_workflow_details` is returned from microversion 1.1.",
     "hosts:health": "Vigil extension, microversion 1.4 or later: the monitor's settled view of the "
-                    "host and its latest health samples (newest first).",
+    "host and its latest health samples (newest first).",
     "versions": "The v1 version document (also under `/v1/{project_id}`).",
 }
 LIST_PARAMETERS = ["limit", "marker", "sort_key", "sort_dir"]
@@ -80,10 +82,18 @@ def _parameters(path: str, endpoint: str) -> list[dict[str, Any]]:
         if part.startswith("{")
     ]
     query = (LIST_PARAMETERS if endpoint.endswith(":index") else []) + FILTERS.get(endpoint, [])
-    params += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-               for name in query]
-    params.append({"name": "OpenStack-API-Version", "in": "header", "required": False,
-                   "schema": {"type": "string", "example": f"instance-ha {text(MAX_VERSION)}"}})
+    params += [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in query
+    ]
+    params.append(
+        {
+            "name": "OpenStack-API-Version",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "example": f"instance-ha {text(MAX_VERSION)}"},
+        }
+    )
     return params
 
 
@@ -91,8 +101,7 @@ def _parameters(path: str, endpoint: str) -> list[dict[str, Any]]:
 def document(base_url: str) -> dict[str, Any]:
     used = [(op[0], "validation") for op in OPERATIONS.values() if op[0] is not None]
     used += [(op[2], "serialization") for op in OPERATIONS.values() if op[2] is not None]
-    _, defs = models_json_schema(used,
-                                 ref_template="#/components/schemas/{model}")
+    _, defs = models_json_schema(used, ref_template="#/components/schemas/{model}")
     paths: dict[str, dict[str, Any]] = {}
     for template, method, endpoint, _route in endpoints():
         path = template.replace("<", "{").replace(">", "}")
@@ -100,17 +109,30 @@ def document(base_url: str) -> dict[str, Any]:
             "operationId": endpoint.replace(":", "_"),
             "description": NOTES.get(endpoint, ""),
             "parameters": _parameters(path, endpoint),
-            "responses": {"default": {"description": "Masakari fault",
-                                      "content": {"application/json": {"schema": FAULT}}}},
+            "responses": {
+                "default": {
+                    "description": "Masakari fault",
+                    "content": {"application/json": {"schema": FAULT}},
+                }
+            },
         }
         request_model, status, response_model = OPERATIONS.get(endpoint, (None, 200, None))
         if request_model is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}
+                    }
+                },
+            }
         reply: dict[str, Any] = {"description": "success"}
         if response_model is not None:
-            reply["content"] = {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{response_model.__name__}"}}}
+            reply["content"] = {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{response_model.__name__}"}
+                }
+            }
         elif endpoint == "versions":
             reply["content"] = {"application/json": {"schema": {"type": "object"}}}
         operation["responses"][str(status)] = reply
@@ -121,7 +143,9 @@ def document(base_url: str) -> dict[str, Any]:
         "servers": [{"url": base_url}],
         "components": {
             "schemas": defs.get("$defs", {}),
-            "securitySchemes": {"token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}},
+            "securitySchemes": {
+                "token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}
+            },
         },
         "security": [{"token": []}],
         "paths": paths,

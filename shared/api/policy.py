@@ -36,7 +36,9 @@ def defaults() -> list[policy.RuleDefault]:
     ]
     for resource, actions in ACTIONS.items():
         rules += [policy.RuleDefault(f"{PREFIX}:{resource}:{a}", "rule:admin_api") for a in actions]
-    rules += [policy.RuleDefault(f"{PREFIX}:{alias}:discoverable", "@") for alias in EXTENSION_ALIASES]
+    rules += [
+        policy.RuleDefault(f"{PREFIX}:{alias}:discoverable", "@") for alias in EXTENSION_ALIASES
+    ]
     return rules
 
 
@@ -53,8 +55,9 @@ def enforcer() -> policy.Enforcer:
             path = get_settings().policy_file
             if path and not os.path.exists(path):
                 raise RuntimeError(f"VIGIL_POLICY_FILE {path} does not exist")
-            created = policy.Enforcer(conf, policy_file=os.path.abspath(path) if path else None,
-                                      use_conf=True)
+            created = policy.Enforcer(
+                conf, policy_file=os.path.abspath(path) if path else None, use_conf=True
+            )
             created.register_defaults(defaults())
             _enforcer = created
         return _enforcer

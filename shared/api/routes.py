@@ -6,8 +6,8 @@ maps to a missing controller action are listed and answer 405 ``badMethod``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from werkzeug.routing import BaseConverter, Map, Rule
 
@@ -82,20 +82,24 @@ _RESOURCE_RULES = [
 def _rules() -> list[Rule]:
     # The version document also answers under a project id, for catalogs that list
     # `<base>/v1/$(tenant_id)s` (keystoneauth fetches the endpoint itself first).
-    rules = [Rule("/v1", methods=["GET"], endpoint="versions"),
-             Rule("/v1/<project:project_id>", methods=["GET"], endpoint="versions")]
+    rules = [
+        Rule("/v1", methods=["GET"], endpoint="versions"),
+        Rule("/v1/<project:project_id>", methods=["GET"], endpoint="versions"),
+    ]
     for path, method, endpoint in _RESOURCE_RULES:
         rules.append(Rule(f"/v1{path}", methods=[method], endpoint=endpoint))
         rules.append(Rule(f"/v1/<project:project_id>{path}", methods=[method], endpoint=endpoint))
     return rules
 
 
-url_map = Map(_rules(), converters={"project": ProjectIdConverter}, strict_slashes=False,
-              merge_slashes=False)
+url_map = Map(
+    _rules(), converters={"project": ProjectIdConverter}, strict_slashes=False, merge_slashes=False
+)
 
 
 def endpoints() -> list[tuple[str, str, str, Route]]:
     """(path template, method, endpoint, route) for the OpenAPI document."""
     return [("/v1/", "GET", "versions", ROUTES["versions"])] + [
-        (f"/v1{path}", method, endpoint, ROUTES[endpoint]) for path, method, endpoint in _RESOURCE_RULES
+        (f"/v1{path}", method, endpoint, ROUTES[endpoint])
+        for path, method, endpoint in _RESOURCE_RULES
     ]

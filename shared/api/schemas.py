@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Annotated, Any, Callable, ClassVar, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from oslo_utils import timeutils, uuidutils
 from pydantic import (
@@ -19,9 +20,11 @@ from pydantic import (
     ConfigDict,
     PlainSerializer,
     PlainValidator,
-    ValidationError as PydanticValidationError,
     WithJsonSchema,
     model_validator,
+)
+from pydantic import (
+    ValidationError as PydanticValidationError,
 )
 from pydantic_core import PydanticCustomError
 
@@ -213,7 +216,10 @@ HostType = Annotated[
 ]
 ControlAttributes = Annotated[str, *_field(_control_attributes, {"type": "string"})]
 Boolean = Annotated[
-    bool, *_field(_boolean, {"anyOf": [{"type": "boolean"}, {"enum": BOOLEAN_ENUM[1:11] + BOOLEAN_ENUM[12:]}]})
+    bool,
+    *_field(
+        _boolean, {"anyOf": [{"type": "boolean"}, {"enum": BOOLEAN_ENUM[1:11] + BOOLEAN_ENUM[12:]}]}
+    ),
 ]
 RecoveryMethod = Annotated[
     str, *_field(_enum_string(RECOVERY_METHODS), {"type": "string", "enum": RECOVERY_METHODS})
@@ -224,7 +230,10 @@ NotificationType = Annotated[
 ]
 Hostname = Annotated[
     str,
-    *_field(_hostname, {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[a-zA-Z0-9-._]*$"}),
+    *_field(
+        _hostname,
+        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[a-zA-Z0-9-._]*$"},
+    ),
 ]
 DateTimeIn = Annotated[dt.datetime, *_field(_date_time, {"type": "string", "format": "date-time"})]
 Payload = Annotated[
@@ -242,7 +251,8 @@ Payload = Annotated[
 
 def _event_enum(allowed: tuple) -> Any:
     return Annotated[
-        str, *_field(_enum_string(allowed, type_first=False), {"type": "string", "enum": list(allowed)})
+        str,
+        *_field(_enum_string(allowed, type_first=False), {"type": "string", "enum": list(allowed)}),
     ]
 
 
@@ -349,14 +359,20 @@ class ComputeHostPayload(_Strict):
 
 
 class ProcessPayload(_Strict):
-    process_name: Annotated[str, *_field(_string(1, 4096), {"type": "string", "minLength": 1, "maxLength": 4096})]
+    process_name: Annotated[
+        str, *_field(_string(1, 4096), {"type": "string", "minLength": 1, "maxLength": 4096})
+    ]
     event: _event_enum(EVENT_TYPES)
 
 
 class VMPayload(_Strict):
     instance_uuid: Annotated[str, *_field(_uuid, {"type": "string", "format": "uuid"})]
-    vir_domain_event: Annotated[str, *_field(_string(1, 255), {"type": "string", "minLength": 1, "maxLength": 255})]
-    event: Annotated[str, *_field(_string(1, 255), {"type": "string", "minLength": 1, "maxLength": 255})]
+    vir_domain_event: Annotated[
+        str, *_field(_string(1, 255), {"type": "string", "minLength": 1, "maxLength": 255})
+    ]
+    event: Annotated[
+        str, *_field(_string(1, 255), {"type": "string", "minLength": 1, "maxLength": 255})
+    ]
 
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
@@ -382,7 +398,11 @@ def _instance(body: Any, path: tuple) -> Any:
 def _model_at(root: type[BaseModel], path: tuple) -> type[BaseModel] | None:
     model: Any = root
     for part in path:
-        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        field = (
+            model.model_fields.get(part)
+            if isinstance(model, type) and issubclass(model, BaseModel)
+            else None
+        )
         if field is None:
             return None
         model = field.annotation
@@ -416,7 +436,9 @@ def _message(error: dict, body: Any, all_errors: list[dict]) -> str:
         path, detail = loc[:-1], f"{loc[-1]!r} is a required property"
     elif kind == "extra_forbidden":
         path = loc[:-1]
-        extra = [e["loc"][-1] for e in all_errors if e["type"] == kind and tuple(e["loc"][:-1]) == path]
+        extra = [
+            e["loc"][-1] for e in all_errors if e["type"] == kind and tuple(e["loc"][:-1]) == path
+        ]
         detail = _additional_message(extra)
         if len(path) != 1:  # envelope level: bare (api.md §6)
             return detail
@@ -455,7 +477,9 @@ def _format_time(value: dt.datetime) -> str:
 Timestamp = Annotated[
     dt.datetime,
     PlainSerializer(_format_time, return_type=str, when_used="always"),
-    WithJsonSchema({"type": "string", "example": "2026-01-01T10:00:00.000000"}, mode="serialization"),
+    WithJsonSchema(
+        {"type": "string", "example": "2026-01-01T10:00:00.000000"}, mode="serialization"
+    ),
 ]
 
 

@@ -6,9 +6,9 @@ transaction has committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,7 +33,9 @@ def ended(resource: str, action: str, subject: str, data: dict[str, Any]) -> Non
     events.emit(f"{resource}.{action}.end", SOURCE, subject, data)
 
 
-def apply_changes(session: Session, row: Any, fields: dict[str, Any], conflict: errors.VigilError) -> None:
+def apply_changes(
+    session: Session, row: Any, fields: dict[str, Any], conflict: errors.VigilError
+) -> None:
     """Set ``fields`` and ``updated_at``; a unique-name violation becomes ``conflict`` (409)."""
     for name, value in fields.items():
         setattr(row, name, value)
@@ -44,8 +46,13 @@ def apply_changes(session: Session, row: Any, fields: dict[str, Any], conflict: 
         raise conflict from None
 
 
-def insert(resource: str, row: Any, event_data: Callable[[], dict[str, Any]],
-           conflict: errors.VigilError, guard: Callable[[Session], Any] | None = None) -> None:
+def insert(
+    resource: str,
+    row: Any,
+    event_data: Callable[[], dict[str, Any]],
+    conflict: errors.VigilError,
+    guard: Callable[[Session], Any] | None = None,
+) -> None:
     """Insert ``row`` in its own transaction between ``<resource>.create.start`` and ``.end``;
     ``guard`` runs first in that transaction and may refuse by raising."""
     with announced(resource, "create", row.uuid, event_data()):

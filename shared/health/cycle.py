@@ -158,9 +158,12 @@ def _load(session: Session, settings: Settings, now: dt.datetime):
             .distinct()
         ).scalars()
     )
-    hold = session.execute(
-        select(JobRun.last_result).where(JobRun.name == HOLD_JOB)
-    ).scalar_one_or_none() or {}
+    hold = (
+        session.execute(
+            select(JobRun.last_result).where(JobRun.name == HOLD_JOB)
+        ).scalar_one_or_none()
+        or {}
+    )
     return hosts, states, recent, recovered, hold
 
 
@@ -222,14 +225,17 @@ def _log_unmatched(hosts: dict[str, Registered], nodes: dict[str, NodeSignal], s
     if strangers:
         log.info(
             "%d Kubernetes nodes are not registered Vigil hosts and are not evaluated: %s",
-            len(strangers), ", ".join(strangers[:20]),
+            len(strangers),
+            ", ".join(strangers[:20]),
         )
     missing = sorted(set(hosts) - set(nodes))
     if missing:
         selector = settings.kubernetes.monitoring_node_labels or "(all nodes)"
         log.warning(
             "%d Vigil hosts have no Kubernetes Node matching %s and are not monitored: %s",
-            len(missing), selector, ", ".join(missing[:20]),
+            len(missing),
+            selector,
+            ", ".join(missing[:20]),
         )
 
 
@@ -256,7 +262,14 @@ def run_round(settings: Settings) -> RoundResult:
         if why:
             log.warning("host %s: no verdict this sample: %s", name, why)
         samples[name] = Sample(
-            name, host.uuid, host.segment, now, node, nova, host_networks, verdict,
+            name,
+            host.uuid,
+            host.segment,
+            now,
+            node,
+            nova,
+            host_networks,
+            verdict,
             fenced=fencing.TAINT_EVIDENCE if node.out_of_service else None,
         )
 
@@ -338,7 +351,9 @@ def _upsert_states(session: Session, dirty: list[HostState], now: dt.datetime) -
     """Write only the states that changed (``updated_at`` = when they last changed)."""
     for state in dirty:
         state.updated_at = now
-    _bulk_write(session, HostMonitorState.__table__, [s.row() for s in dirty], upsert_key="host_name")
+    _bulk_write(
+        session, HostMonitorState.__table__, [s.row() for s in dirty], upsert_key="host_name"
+    )
 
 
 def _bulk_write(session: Session, table, rows: list[dict[str, Any]], upsert_key: str | None = None):
@@ -381,7 +396,9 @@ def _report(settings, result, hosts, samples, states, recovered, now) -> None:
         state = states[name]
         if hosts[name].on_maintenance and state.pending_transition:
             log.info(
-                "host %s is on maintenance: %s recorded, not reported", name, state.pending_transition
+                "host %s is on maintenance: %s recorded, not reported",
+                name,
+                state.pending_transition,
             )
             state.set(pending_transition=None)
             continue
@@ -403,26 +420,33 @@ def _report(settings, result, hosts, samples, states, recovered, now) -> None:
         ):
             down.setdefault(host.segment, set()).add(name)
     braked = {
-        seg for seg in members if gates.over_brake(down.get(seg, set()), members[seg], safety.max_down_percent)
+        seg
+        for seg in members
+        if gates.over_brake(down.get(seg, set()), members[seg], safety.max_down_percent)
     }
     held = [n for n in stopped if hosts[n].segment in braked and states[n].pending_transition]
     for seg in sorted({hosts[n].segment for n in held}):
         names = [n for n in held if hosts[n].segment == seg]
         share = 100 * len(down[seg]) / len(members[seg])
         gates.announce(
-            "brake", names,
+            "brake",
+            names,
             f"{share:.0f}% of segment {seg} is down (limit {safety.max_down_percent}%)",
-            segment=seg, down=sorted(down[seg]),
+            segment=seg,
+            down=sorted(down[seg]),
         )
     if held:
         result.held["brake"] = sorted(held)
     stopped = [n for n in stopped if hosts[n].segment not in braked]
 
     # Flap damping (§9.4), before the cap so flapping hosts do not use up its slots.
-    flapping = [n for n in stopped + started if states[n].flapping(now) and states[n].pending_transition]
+    flapping = [
+        n for n in stopped + started if states[n].flapping(now) and states[n].pending_transition
+    ]
     if flapping:
         gates.announce(
-            "flap", flapping,
+            "flap",
+            flapping,
             f"settled state changed more than {safety.flap_max_transitions} times within "
             f"{safety.flap_window} s; reports wait until one state holds for {safety.flap_hold} s",
         )
@@ -452,7 +476,8 @@ def _report(settings, result, hosts, samples, states, recovered, now) -> None:
     over = [name for name, _ in sends[safety.max_hosts_per_cycle :]]
     if over:
         gates.announce(
-            "cap", over,
+            "cap",
+            over,
             f"more than {safety.max_hosts_per_cycle} hosts to report as STOPPED in one cycle; "
             "the rest follow in later cycles",
         )
@@ -476,9 +501,13 @@ def _send(state: HostState, report: str, now: dt.datetime) -> bool:
         create_notification(data, source="monitor")
     except errors.VigilError as exc:
         if exc.code not in (400, 409):
-            log.error("host %s: %s not created, retried next cycle: %s", state.host_name, report, exc)
+            log.error(
+                "host %s: %s not created, retried next cycle: %s", state.host_name, report, exc
+            )
             return False
-        log.warning("host %s: %s refused with %s (final): %s", state.host_name, report, exc.code, exc)
+        log.warning(
+            "host %s: %s refused with %s (final): %s", state.host_name, report, exc.code, exc
+        )
         if isinstance(exc, errors.DuplicateNotification):
             state.set(last_reported=report, last_reported_at=now)
         state.set(pending_transition=None)

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 def announce(gate: str, hosts: Iterable[str], reason: str, **data: Any) -> None:
     """Log and emit one gate activation."""
     names = sorted(hosts)
-    log.warning("monitor gate %s holds verdicts for %s: %s", gate, ", ".join(names) or "all hosts", reason)
+    log.warning(
+        "monitor gate %s holds verdicts for %s: %s", gate, ", ".join(names) or "all hosts", reason
+    )
     emit(
         f"{MONITOR_GATE_SUFFIX}.{gate}",
         "monitor",

@@ -77,7 +77,9 @@ def parse_matrix(document: object, source: str) -> Matrix:
             raise MatrixError(f"{where} must have exactly the keys 'health' and 'action'")
         health, action = row["health"], row["action"]
         if not isinstance(health, list) or len(health) != len(sequence):
-            raise MatrixError(f"{where}.health must list {len(sequence)} values, one per {sequence}")
+            raise MatrixError(
+                f"{where}.health must list {len(sequence)} values, one per {sequence}"
+            )
         for value in health:
             if value not in HEALTH_VALUES:
                 raise MatrixError(f"{where}.health value {value!r} is not 'up' or 'down'")

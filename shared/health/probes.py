@@ -62,7 +62,9 @@ def load_targets(path: str) -> dict[str, dict[str, tuple[str, int]]]:
                 raise ProbeConfigError(f"{path}: {host}.{network} is not one of {list(NETWORKS)}")
             address, _, port = str(target).rpartition(":")
             if not address or not port.isdigit():
-                raise ProbeConfigError(f"{path}: {host}.{network} must be address:port, got {target!r}")
+                raise ProbeConfigError(
+                    f"{path}: {host}.{network} must be address:port, got {target!r}"
+                )
             targets[str(host)][network] = (address.strip("[]"), int(port))
     _cache[path] = (mtime, targets)
     return targets

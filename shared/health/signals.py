@@ -99,7 +99,9 @@ def read_kubernetes(settings: Settings) -> tuple[dict[str, NodeSignal], dt.datet
         raise ChannelUnavailable("kubernetes", f"unexpected list body: {exc}") from exc
     now = _server_clock(leases_response.headers)
     if now is None:
-        raise ChannelUnavailable("kubernetes", "API server sent no Date header to measure Lease age")
+        raise ChannelUnavailable(
+            "kubernetes", "API server sent no Date header to measure Lease age"
+        )
     renewals = {
         lease["metadata"]["name"]: _parse_time((lease.get("spec") or {}).get("renewTime"))
         for lease in leases

@@ -36,9 +36,17 @@ class HostState:
     dirty: bool = False
 
     COLUMNS = (
-        "host_name", "host_uuid", "settled_state", "settled_since", "last_reported",
-        "last_reported_at", "fencing_evidence", "pending_transition", "transitions",
-        "flapping_until", "updated_at",
+        "host_name",
+        "host_uuid",
+        "settled_state",
+        "settled_since",
+        "last_reported",
+        "last_reported_at",
+        "fencing_evidence",
+        "pending_transition",
+        "transitions",
+        "flapping_until",
+        "updated_at",
     )
 
     @classmethod
@@ -93,7 +101,9 @@ def advance(
     state.set(settled_state=new, settled_since=now)
     if old is None:
         if new == "dead":
-            return "already dead when first seen: recorded, not reported (no alive → dead transition)"
+            return (
+                "already dead when first seen: recorded, not reported (no alive → dead transition)"
+            )
         return None
     cutoff = now - flap.window
     recent = [t for t in state.transitions if dt.datetime.fromisoformat(t) > cutoff]

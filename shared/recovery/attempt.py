@@ -72,7 +72,11 @@ def _run(won: Claim) -> str:
             status, message, fault = "error", str(exc), exc
         except Exception as exc:  # a bug or an unexpected outage: never leave it running
             log.exception("recovery of %s failed unexpectedly", uuid)
-            status, message, fault = "error", f"Recovery of notification '{uuid}' failed: {exc}", exc
+            status, message, fault = (
+                "error",
+                f"Recovery of notification '{uuid}' failed: {exc}",
+                exc,
+            )
         if status == "error" and won.retried:
             status = "failed"
         if not lease.finish(status, message):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
@@ -73,7 +73,8 @@ class RecoveryContext:
         """
         elapsed = time.monotonic() - self.started
         window = self.settings.wait_period_after_evacuation + (
-            self.settings.wait_period_after_power_off if restores else 0)
+            self.settings.wait_period_after_power_off if restores else 0
+        )
         budget = self.settings.recovery_time_budget
         if budget <= window:
             return elapsed > budget
@@ -84,8 +85,13 @@ class RecoveryContext:
         if self.lease.lost.wait(seconds):
             self.lease.check()
 
-    def poll(self, seconds: float, read: Callable[[], Any], done: Callable[[Any], bool],
-             timed_out: Callable[[], Exception]) -> Any:
+    def poll(
+        self,
+        seconds: float,
+        read: Callable[[], Any],
+        done: Callable[[Any], bool],
+        timed_out: Callable[[], Exception],
+    ) -> Any:
         """``read`` every ``verify_interval`` until ``done``; after ``seconds`` raise ``timed_out()``.
 
         Stops with LeaseLost as soon as another worker owns the notification.

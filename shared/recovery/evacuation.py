@@ -18,7 +18,14 @@ from shared.db import session_scope, utcnow
 from shared.models import VMove
 from shared.recovery.context import HandOff, RecoveryContext
 from shared.recovery.lifecycle import Lease, LeaseLost
-from shared.recovery.nova import NovaError, hypervisor, power_state, service_host, task_state, vm_state
+from shared.recovery.nova import (
+    NovaError,
+    hypervisor,
+    power_state,
+    service_host,
+    task_state,
+    vm_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +94,12 @@ class ServerEvacuation:
         self.locked_by_us = vmove.message == LOCK_NOTE
 
     def _poll(self, seconds: float, done) -> dict[str, Any]:
-        return self.ctx.poll(seconds, lambda: self.nova.server(self.server_id), done,
-                             lambda: EvacuationTimeout(self.server_id))
+        return self.ctx.poll(
+            seconds,
+            lambda: self.nova.server(self.server_id),
+            done,
+            lambda: EvacuationTimeout(self.server_id),
+        )
 
     def run(self) -> None:
         try:
@@ -114,7 +125,9 @@ class ServerEvacuation:
 
     def _fail(self, message: str) -> None:
         try:
-            set_vmove(self.vmove.id, self.ctx.lease, status="failed", message=message, end_time=utcnow())
+            set_vmove(
+                self.vmove.id, self.ctx.lease, status="failed", message=message, end_time=utcnow()
+            )
         except LeaseLost:
             self.locked_by_us = False
             raise
@@ -133,7 +146,8 @@ class ServerEvacuation:
                 if original != "error":
                     raise EvacuationFailed(
                         f"Server {self.server_id} is in error state on {service_host(server)} "
-                        "after its evacuation")
+                        "after its evacuation"
+                    )
                 self._succeeded(server)  # an earlier restore already put it back into error
                 return True
             self._restore(server, original, original != "active")
@@ -172,7 +186,9 @@ class ServerEvacuation:
         original = self.original or before
         if _rebuilding(server):  # an evacuation Nova already accepted: follow it, never repeat it
             set_vmove(self.vmove.id, self.ctx.lease, status="ongoing", start_time=utcnow())
-            server = self._poll(settings.wait_period_after_evacuation, self._done_for(original, before))
+            server = self._poll(
+                settings.wait_period_after_evacuation, self._done_for(original, before)
+            )
             self._restore(server, original, original != "active")
             return
         restore = original != "active"
@@ -217,7 +233,9 @@ class ServerEvacuation:
         self._succeeded(server)
 
     def _succeeded(self, server: dict[str, Any]) -> None:
-        set_vmove(self.vmove.id, self.ctx.lease,
+        set_vmove(
+            self.vmove.id,
+            self.ctx.lease,
             status="succeeded",
             dest_host=hypervisor(server),
             message=None,

@@ -235,7 +235,9 @@ class HostRecovery:
         """A work list no reserved host will take: its vmoves fail with the reason."""
         for vmove in attempt_vmoves(self.ctx.uuid, self.ctx.attempt):
             if vmove.status == "pending":
-                set_vmove(vmove.id, self.ctx.lease, status="failed", message=str(exc), end_time=utcnow())
+                set_vmove(
+                    vmove.id, self.ctx.lease, status="failed", message=str(exc), end_time=utcnow()
+                )
 
 
 def _needs_reserved_host(name: str) -> bool:
@@ -246,7 +248,9 @@ def _needs_reserved_host(name: str) -> bool:
 # VM -----------------------------------------------------------------------------------------
 
 
-def _single_attempt(ctx: RecoveryContext, kind: str, tasks: dict[str, list[str]], inputs: dict) -> tuple[str, str | None]:
+def _single_attempt(
+    ctx: RecoveryContext, kind: str, tasks: dict[str, list[str]], inputs: dict
+) -> tuple[str, str | None]:
     current = ctx.current_attempt() if ctx.claim.reason == "resume" else None
     # A worker can stop after its attempt ended but before the final write: a resume then
     # reports that outcome instead of stopping and starting a recovered server again.
@@ -254,7 +258,8 @@ def _single_attempt(ctx: RecoveryContext, kind: str, tasks: dict[str, list[str]]
         return FINISHED, None
     if current is not None and current.outcome == "failed":
         raise WorkflowError(
-            f"attempt {current.number} had failed before this worker took over (see its steps)")
+            f"attempt {current.number} had failed before this worker took over (see its steps)"
+        )
     if current is not None and current.outcome is None:
         ctx.enter_attempt(current.number)
     else:

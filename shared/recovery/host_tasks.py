@@ -178,17 +178,18 @@ class PrepareHAEnabledInstancesTask(Task):
         pkey, default = options.instance_priority_metadata_key, options.default_instance_priority
 
         def ordered(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return sorted(group, key=lambda s: -_priority(s, pkey, default))  # stable: ties keep Nova's order
+            return sorted(
+                group, key=lambda s: -_priority(s, pkey, default)
+            )  # stable: ties keep Nova's order
 
         selected = ordered(ha) + (ordered(others) if options.evacuate_all_instances else [])
         if not selected:
             raise Settled(
-                "finished", f"Skipped host '{host_name}' recovery as no instances needs to be evacuated"
+                "finished",
+                f"Skipped host '{host_name}' recovery as no instances needs to be evacuated",
             )
         self._create_vmoves(notification_uuid, host_name, selected, pkey, default)
-        self.report(
-            f"Instances to be evacuated are: '{','.join(s['id'] for s in selected)}'", 1.0
-        )
+        self.report(f"Instances to be evacuated are: '{','.join(s['id'] for s in selected)}'", 1.0)
         return {"vm_states": {s["id"]: original_state(s) for s in selected}}
 
     def _create_vmoves(self, notification_uuid, host_name, selected, pkey, default) -> None:
@@ -225,7 +226,10 @@ class EvacuateInstancesTask(Task):
     step_name = "EvacuateInstancesTask"
 
     def execute(
-        self, host_name: str, vm_states: dict[str, str] | None = None, reserved_host: str | None = None
+        self,
+        host_name: str,
+        vm_states: dict[str, str] | None = None,
+        reserved_host: str | None = None,
     ) -> None:
         nova = self.ctx.nova
         if reserved_host:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from shared.recovery.context import RecoveryContext, Settled
 from shared.recovery.host_tasks import truthy
@@ -16,8 +17,12 @@ class InstanceRecoveryFailed(RuntimeError):
 
 def wait_for(ctx: RecoveryContext, seconds: float, read: Callable[[], Any], done, what: str) -> Any:
     """Poll until ``done``; a timeout fails the step naming ``what``."""
-    return ctx.poll(seconds, read, done, lambda: InstanceRecoveryFailed(
-        f"Timed out after {seconds} s waiting for {what}"))
+    return ctx.poll(
+        seconds,
+        read,
+        done,
+        lambda: InstanceRecoveryFailed(f"Timed out after {seconds} s waiting for {what}"),
+    )
 
 
 class StopInstanceTask(Task):
@@ -27,7 +32,9 @@ class StopInstanceTask(Task):
         nova = self.ctx.nova
         options = self.ctx.settings.instance_failure
         server = nova.server(instance_uuid)
-        ha = truthy((server.get("metadata") or {}).get(options.ha_enabled_instance_metadata_key, False))
+        ha = truthy(
+            (server.get("metadata") or {}).get(options.ha_enabled_instance_metadata_key, False)
+        )
         if not ha and not options.process_all_instances:
             raise Settled(
                 "finished",

@@ -109,7 +109,9 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
             select(Notification.id).where(Notification.id == row.id, _claim_condition(reason))
         )
         if actionable is None:
-            return Skip(f"notification {notification_uuid} is {row.status}; nothing to claim for '{reason}'")
+            return Skip(
+                f"notification {notification_uuid} is {row.status}; nothing to claim for '{reason}'"
+            )
         status_read = row.status
         host = session.scalar(
             select(Host).where(Host.uuid == row.source_host_uuid).with_for_update()
@@ -232,7 +234,10 @@ class Lease:
                 count = session.execute(
                     update(Notification)
                     .where(self.holds())
-                    .values(lease_expires_at=sql_now() + interval_seconds(settings.recovery_lease_seconds))
+                    .values(
+                        lease_expires_at=sql_now()
+                        + interval_seconds(settings.recovery_lease_seconds)
+                    )
                 ).rowcount
         except Exception:
             # A database blip: the lease may still have time, so try again next beat. Once it may

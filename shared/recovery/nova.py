@@ -141,18 +141,24 @@ class Nova:
             raise NovaError(f"Nova has no {binary} service on host '{host}'", 404)
         return found[0]
 
-    def update_service(self, service: dict[str, Any], host: str, binary: str, **changes: Any) -> None:
+    def update_service(
+        self, service: dict[str, Any], host: str, binary: str, **changes: Any
+    ) -> None:
         """PUT the service at ≥2.53; the per-action legacy URLs below that."""
         if self.supports(MICROVERSION):
             self.call("PUT", f"/os-services/{service['id']}", changes)
             return
         ident = {"host": host, "binary": binary}
         if "forced_down" in changes:
-            self.call("PUT", "/os-services/force-down", {**ident, "forced_down": changes["forced_down"]})
+            self.call(
+                "PUT", "/os-services/force-down", {**ident, "forced_down": changes["forced_down"]}
+            )
         if changes.get("status") == "disabled":
             reason = changes.get("disabled_reason")
             if reason:
-                self.call("PUT", "/os-services/disable-log-reason", {**ident, "disabled_reason": reason})
+                self.call(
+                    "PUT", "/os-services/disable-log-reason", {**ident, "disabled_reason": reason}
+                )
             else:
                 self.call("PUT", "/os-services/disable", ident)
         elif changes.get("status") == "enabled":
@@ -180,9 +186,15 @@ class Nova:
                         details=True, all_projects=True, compute_host=host, **kwargs
                     )
                 ]
-            except (ksa_exc.ClientException, requests.RequestException, sdk_exc.SDKException) as exc:
+            except (
+                ksa_exc.ClientException,
+                requests.RequestException,
+                sdk_exc.SDKException,
+            ) as exc:
                 status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
-                raise NovaError(f"Nova server listing for host '{host}' failed: {exc}", status) from exc
+                raise NovaError(
+                    f"Nova server listing for host '{host}' failed: {exc}", status
+                ) from exc
 
         return _retrying(1 + IDEMPOTENT_RETRIES, listing)
 

@@ -68,7 +68,11 @@ class StepProgress:
         with session_scope() as session:
             row = session.get(RecoveryProgress, self.row_id, with_for_update=True)
             value = row.progress if progress is None else float(progress)
-            entry = {"timestamp": utcnow().strftime(TIMESTAMP_FORMAT), "message": message, "progress": value}
+            entry = {
+                "timestamp": utcnow().strftime(TIMESTAMP_FORMAT),
+                "message": message,
+                "progress": value,
+            }
             row.details = [*row.details, entry]
             row.progress = value
             row.updated_at = utcnow()
@@ -115,7 +119,9 @@ def pre_steps_ran(notification_uuid: str, attempt: int, step_names: list[str]) -
         )
 
 
-def earlier_outputs(notification_uuid: str, step_name: str, before_attempt: int) -> list[dict[str, Any]]:
+def earlier_outputs(
+    notification_uuid: str, step_name: str, before_attempt: int
+) -> list[dict[str, Any]]:
     """Outputs ``step_name`` published in earlier attempts, newest first (oldest applied last)."""
     with session_scope() as session:
         return [

@@ -9,7 +9,7 @@ again: a resume re-runs the step that was in flight.
 from __future__ import annotations
 
 import inspect
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -54,11 +54,13 @@ class NoOpTask(Task):
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> type[Task]:
     found = [ep for ep in entry_points(group=GROUP) if ep.name == name]
     if not found:
-        raise UnknownTask(f"Recovery task '{name}' is not registered in entry point group '{GROUP}'")
+        raise UnknownTask(
+            f"Recovery task '{name}' is not registered in entry point group '{GROUP}'"
+        )
     task = found[0].load()
     if not (inspect.isclass(task) and issubclass(task, Task)):
         raise UnknownTask(f"Entry point '{name}' in '{GROUP}' is not a recovery Task class")

@@ -113,13 +113,17 @@ def sweep() -> dict[str, Any]:
 def _jobs() -> dict[str, Any]:
     settings = get_settings()
     done: dict[str, Any] = {}
-    if claim_interval("recover.expire", dt.timedelta(seconds=settings.check_expired_notifications_interval)):
+    if claim_interval(
+        "recover.expire", dt.timedelta(seconds=settings.check_expired_notifications_interval)
+    ):
         done.update(expire_old())
     if claim_interval(
         "recover.retry", dt.timedelta(seconds=settings.process_unfinished_notifications_interval)
     ):
         done.update(retry_unfinished())
-    resume_every = min(settings.process_unfinished_notifications_interval, settings.recovery_lease_seconds)
+    resume_every = min(
+        settings.process_unfinished_notifications_interval, settings.recovery_lease_seconds
+    )
     if claim_interval("recover.resume", dt.timedelta(seconds=resume_every)):
         done.update(resume_expired_leases())
     return done

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from shared.api import auth, policy
+from shared.clients import reset_clients
 from shared.db import session_scope, utcnow
 from shared.models import Host, Segment
-from shared.clients import reset_clients
 from shared.settings import get_settings
 from tests.servers import serve_function
 
@@ -114,18 +114,31 @@ def sink(monkeypatch, noauth):
 def add_segment(name: str = "seg", **kw) -> Segment:
     """Rows for tests that need a segment or host without going through Nova."""
     with session_scope() as session:
-        row = Segment(uuid=str(uuid.uuid4()), name=name, service_type="COMPUTE",
-                      recovery_method=kw.pop("recovery_method", "auto"),
-                      created_at=utcnow().replace(microsecond=0), deleted=0, **kw)
+        row = Segment(
+            uuid=str(uuid.uuid4()),
+            name=name,
+            service_type="COMPUTE",
+            recovery_method=kw.pop("recovery_method", "auto"),
+            created_at=utcnow().replace(microsecond=0),
+            deleted=0,
+            **kw,
+        )
         session.add(row)
     return row
 
 
 def add_host(segment: Segment, name: str, **kw) -> Host:
     with session_scope() as session:
-        row = Host(uuid=str(uuid.uuid4()), name=name, type="COMPUTE", control_attributes="",
-                   failover_segment_id=segment.uuid, created_at=utcnow().replace(microsecond=0),
-                   deleted=0, **kw)
+        row = Host(
+            uuid=str(uuid.uuid4()),
+            name=name,
+            type="COMPUTE",
+            control_attributes="",
+            failover_segment_id=segment.uuid,
+            created_at=utcnow().replace(microsecond=0),
+            deleted=0,
+            **kw,
+        )
         session.add(row)
     return row
 

@@ -21,8 +21,10 @@ def nova(api, sim, monkeypatch):
 
 @pytest.fixture
 def segment(api):
-    r = api.post("/v1/segments", {"segment": {"name": "seg-1", "recovery_method": "auto",
-                                              "service_type": "COMPUTE"}})
+    r = api.post(
+        "/v1/segments",
+        {"segment": {"name": "seg-1", "recovery_method": "auto", "service_type": "COMPUTE"}},
+    )
     return r.json()["segment"]
 
 
@@ -42,9 +44,21 @@ def message(r, fault="badRequest"):
 
 def test_create_host_checks_nova_and_returns_every_field(api, nova, segment, sink):
     h = create(api, segment, reserved="yes")
-    assert set(h) == {"id", "uuid", "name", "type", "control_attributes", "reserved", "on_maintenance",
-                      "failover_segment_id", "failover_segment", "created_at", "updated_at",
-                      "deleted", "deleted_at"}
+    assert set(h) == {
+        "id",
+        "uuid",
+        "name",
+        "type",
+        "control_attributes",
+        "reserved",
+        "on_maintenance",
+        "failover_segment_id",
+        "failover_segment",
+        "created_at",
+        "updated_at",
+        "deleted",
+        "deleted_at",
+    }
     assert h["reserved"] is True and h["on_maintenance"] is False
     assert h["failover_segment_id"] == segment["uuid"] and h["failover_segment"] == segment
     assert ("nova", "GET", "/v2.1/os-services", 200) in nova.request_log
@@ -71,8 +85,10 @@ def test_nova_unreachable_is_503(api, nova, segment):
 
 def test_host_names_are_unique_across_segments(api, nova, segment):
     create(api, segment)
-    other = api.post("/v1/segments", {"segment": {"name": "seg-2", "recovery_method": "auto",
-                                                  "service_type": "COMPUTE"}}).json()["segment"]
+    other = api.post(
+        "/v1/segments",
+        {"segment": {"name": "seg-2", "recovery_method": "auto", "service_type": "COMPUTE"}},
+    ).json()["segment"]
     r = api.post(f"/v1/segments/{other['uuid']}/hosts", host_body())
     assert r.status_code == 409
     assert message(r, "conflictingRequest") == "Host with name compute-000 already exists."
@@ -80,7 +96,10 @@ def test_host_names_are_unique_across_segments(api, nova, segment):
 
 def test_create_under_unknown_segment_is_404(api, nova):
     r = api.post(f"/v1/segments/{UUID}/hosts", host_body())
-    assert r.status_code == 404 and message(r, "itemNotFound") == f"No failover segment with id {UUID}."
+    assert (
+        r.status_code == 404
+        and message(r, "itemNotFound") == f"No failover segment with id {UUID}."
+    )
     r = api.get(f"/v1/segments/{UUID}/hosts")
     assert message(r, "itemNotFound") == f"No failover segment with id {UUID}."
 
@@ -89,17 +108,35 @@ def test_create_under_unknown_segment_is_404(api, nova):
 def test_null_type_or_control_attributes_is_400(api, nova, segment, field):
     r = api.post(f"/v1/segments/{segment['uuid']}/hosts", host_body(**{field: None}))
     assert r.status_code == 400
-    assert message(r) == f"Invalid input for field/attribute {field}. Value: None. None is not of type 'string'"
+    assert (
+        message(r)
+        == f"Invalid input for field/attribute {field}. Value: None. None is not of type 'string'"
+    )
 
 
-@pytest.mark.parametrize("body, text", [
-    (host_body(type="bad type"), "'bad type' does not match '^[a-zA-Z0-9]*$'"),
-    (host_body(reserved="maybe"), "Invalid input for field/attribute reserved. Value: maybe. 'maybe' is not one of"),
-    (host_body(on_maintenance=2), "2 is not of type 'boolean', 'string'"),
-    ({"host": {"name": "compute-000"}}, "'type' is a required property"),
-    ({"host": {"name": "compute-000", "type": "C", "control_attributes": "", "failover_segment_id": "x"}},
-     "Additional properties are not allowed ('failover_segment_id' was unexpected)"),
-])
+@pytest.mark.parametrize(
+    "body, text",
+    [
+        (host_body(type="bad type"), "'bad type' does not match '^[a-zA-Z0-9]*$'"),
+        (
+            host_body(reserved="maybe"),
+            "Invalid input for field/attribute reserved. Value: maybe. 'maybe' is not one of",
+        ),
+        (host_body(on_maintenance=2), "2 is not of type 'boolean', 'string'"),
+        ({"host": {"name": "compute-000"}}, "'type' is a required property"),
+        (
+            {
+                "host": {
+                    "name": "compute-000",
+                    "type": "C",
+                    "control_attributes": "",
+                    "failover_segment_id": "x",
+                }
+            },
+            "Additional properties are not allowed ('failover_segment_id' was unexpected)",
+        ),
+    ],
+)
 def test_host_schema_errors(api, nova, segment, body, text):
     r = api.post(f"/v1/segments/{segment['uuid']}/hosts", body)
     assert r.status_code == 400 and text in message(r)
@@ -113,10 +150,16 @@ def test_get_host_404_texts(api, nova, segment):
     under = f"Host '{UUID}' under failover_segment '{segment['uuid']}' could not be found."
     assert message(api.get(f"{base}/{UUID}"), "itemNotFound") == under
     r = api.get(f"/v1/segments/{UUID}/hosts/{h['uuid']}")
-    assert message(r, "itemNotFound") == f"Host '{h['uuid']}' under failover_segment '{UUID}' could not be found."
+    assert (
+        message(r, "itemNotFound")
+        == f"Host '{h['uuid']}' under failover_segment '{UUID}' could not be found."
+    )
     for method in ("PUT", "DELETE"):
         r = api.request(method, f"{base}/nope", host_body() if method == "PUT" else None)
-        assert message(r, "itemNotFound") == f"Host 'nope' under failover_segment '{segment['uuid']}' could not be found."
+        assert (
+            message(r, "itemNotFound")
+            == f"Host 'nope' under failover_segment '{segment['uuid']}' could not be found."
+        )
 
 
 def test_update_and_rename_host(api, nova, segment):
@@ -129,30 +172,51 @@ def test_update_and_rename_host(api, nova, segment):
     assert r.status_code == 400
     assert message(r) == "Compute service with name compute-777 could not be found."
     assert message(api.put(path, {"host": {}})) == (
-        "Invalid input for field/attribute host. Value: {}. {} is not valid under any of the given schemas")
+        "Invalid input for field/attribute host. Value: {}. {} is not valid under any of the given schemas"
+    )
 
 
 def test_rename_to_taken_name_is_409(api, nova, segment):
     create(api, segment)
     h = create(api, segment, "compute-001")
-    r = api.put(f"/v1/segments/{segment['uuid']}/hosts/{h['uuid']}", {"host": {"name": "compute-000"}})
-    assert r.status_code == 409 and message(r, "conflictingRequest") == "Host with name compute-000 already exists."
+    r = api.put(
+        f"/v1/segments/{segment['uuid']}/hosts/{h['uuid']}", {"host": {"name": "compute-000"}}
+    )
+    assert (
+        r.status_code == 409
+        and message(r, "conflictingRequest") == "Host with name compute-000 already exists."
+    )
 
 
 def test_host_in_use_refuses_update_and_delete_for_every_host_of_segment(api, nova, segment):
     busy = create(api, segment)
     idle = create(api, segment, "compute-001")
     with session_scope() as session:
-        session.add(Notification(notification_uuid=UUID, generated_time=dt.datetime(2026, 1, 1),
-                                 type="COMPUTE_HOST", payload={}, status="running",
-                                 source_host_uuid=busy["uuid"], failover_segment_uuid=segment["uuid"],
-                                 created_at=dt.datetime(2026, 1, 1), deleted=0))
+        session.add(
+            Notification(
+                notification_uuid=UUID,
+                generated_time=dt.datetime(2026, 1, 1),
+                type="COMPUTE_HOST",
+                payload={},
+                status="running",
+                source_host_uuid=busy["uuid"],
+                failover_segment_uuid=segment["uuid"],
+                created_at=dt.datetime(2026, 1, 1),
+                deleted=0,
+            )
+        )
     path = f"/v1/segments/{segment['uuid']}/hosts/{idle['uuid']}"
     r = api.put(path, {"host": {"reserved": True}})
     assert r.status_code == 409
-    assert message(r, "conflictingRequest") == f"Host {idle['uuid']} can't be updated as it is in-use to process notifications."
+    assert (
+        message(r, "conflictingRequest")
+        == f"Host {idle['uuid']} can't be updated as it is in-use to process notifications."
+    )
     r = api.delete(path)
-    assert message(r, "conflictingRequest") == f"Host {idle['uuid']} can't be deleted as it is in-use to process notifications."
+    assert (
+        message(r, "conflictingRequest")
+        == f"Host {idle['uuid']} can't be deleted as it is in-use to process notifications."
+    )
     create(api, segment, "compute-002")
 
 
@@ -181,8 +245,10 @@ def test_host_list_filters(api, nova, segment):
     assert names("?name=compute-001") == ["compute-001"]
     assert names("?control_attributes=whatever") == names()
     r = api.get(f"/v1/segments/{segment['uuid']}/hosts?reserved=maybe")
-    assert message(r) == ("Invalid value for reserved: Unrecognized value 'maybe', acceptable values are: "
-                          "'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'")
+    assert message(r) == (
+        "Invalid value for reserved: Unrecognized value 'maybe', acceptable values are: "
+        "'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
+    )
     r = api.get(f"/v1/segments/{segment['uuid']}/hosts?sort_key=name&sort_dir=asc&limit=1&marker=1")
     assert [h["name"] for h in r.json()["hosts"]] == ["compute-001"]
 
@@ -198,22 +264,48 @@ def test_host_health_needs_microversion_1_4(api, nova, segment):
         assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/plain")
     r = api.get(path, version="1.4")
     assert r.status_code == 200
-    assert r.json() == {"health": {"host_uuid": h["uuid"], "host_name": "compute-000", "settled_state": None,
-                                   "settled_since": None, "last_reported": None, "last_reported_at": None,
-                                   "fencing_evidence": None, "flapping_until": None, "samples": []}}
+    assert r.json() == {
+        "health": {
+            "host_uuid": h["uuid"],
+            "host_name": "compute-000",
+            "settled_state": None,
+            "settled_since": None,
+            "last_reported": None,
+            "last_reported_at": None,
+            "fencing_evidence": None,
+            "flapping_until": None,
+            "samples": [],
+        }
+    }
 
 
 def test_host_health_reports_settled_state_and_recent_samples(api, nova, segment):
     h = create(api, segment)
     start = dt.datetime(2026, 5, 1, 10, 0, 0)
     with session_scope() as session:
-        session.add(HostMonitorState(host_name="compute-000", host_uuid=h["uuid"], settled_state="dead",
-                                     settled_since=start, last_reported="STOPPED", last_reported_at=start,
-                                     fencing_evidence="redfish:Off", transitions=[]))
+        session.add(
+            HostMonitorState(
+                host_name="compute-000",
+                host_uuid=h["uuid"],
+                settled_state="dead",
+                settled_since=start,
+                last_reported="STOPPED",
+                last_reported_at=start,
+                fencing_evidence="redfish:Off",
+                transitions=[],
+            )
+        )
         for i in range(25):
-            session.add(HealthSample(host_name="compute-000", host_uuid=h["uuid"],
-                                     sampled_at=start + dt.timedelta(seconds=i), ready="False",
-                                     nova_state="down", verdict="down"))
+            session.add(
+                HealthSample(
+                    host_name="compute-000",
+                    host_uuid=h["uuid"],
+                    sampled_at=start + dt.timedelta(seconds=i),
+                    ready="False",
+                    nova_state="down",
+                    verdict="down",
+                )
+            )
     path = f"/v1/segments/{segment['uuid']}/hosts/{h['uuid']}/health"
     health = api.get(path, version="latest").json()["health"]
     assert health["settled_state"] == "dead" and health["fencing_evidence"] == "redfish:Off"

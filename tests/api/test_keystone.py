@@ -38,7 +38,10 @@ def test_member_token_is_403_but_may_read_the_version_document(keystone, served)
     member = client(served, keystone.issue_token(admin=False))
     r = member.get("/v1/segments")
     assert r.status_code == 403
-    assert r.json()["forbidden"]["message"] == "Policy doesn't allow os_masakari_api:segments:index to be performed."
+    assert (
+        r.json()["forbidden"]["message"]
+        == "Policy doesn't allow os_masakari_api:segments:index to be performed."
+    )
     assert member.get("/v1/").status_code == 200
 
 
@@ -53,7 +56,9 @@ def test_project_route_must_match_token_project(keystone, served):
     r = admin.get("/v1/abcdef/segments")
     assert r.status_code == 400
     text = r.json()["badRequest"]["message"]
-    assert text.startswith("Malformed request URL: URL's project_id 'abcdef' doesn't match Context's project_id '")
+    assert text.startswith(
+        "Malformed request URL: URL's project_id 'abcdef' doesn't match Context's project_id '"
+    )
     project = text.rsplit("'", 2)[1]
     assert admin.get(f"/v1/{project}/segments").status_code == 200
 

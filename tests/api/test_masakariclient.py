@@ -57,7 +57,9 @@ def batch(region, *commands: str) -> tuple[list, str]:
     """
     env = _env(region) | {"OS_CLOUD": region.cloud_name}
     script = "".join(f"{c}\n" for c in commands)
-    done = subprocess.run([OPENSTACK], input=script, capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [OPENSTACK], input=script, capture_output=True, text=True, env=env, timeout=120
+    )
     outputs = _documents(done.stdout)
     assert len(outputs) == sum(c.endswith("-f json") for c in commands), done.stdout + done.stderr
     return outputs, done.stdout + done.stderr
@@ -70,19 +72,50 @@ def interactive_quote(value: str) -> str:
 
 def test_segment_and_notification_commands(cloud):
     created = subprocess.run(
-        [OPENSTACK, "--os-cloud", cloud.cloud_name, "segment", "create", "seg-cli", "auto", "COMPUTE",
-         "--description", "from the cli", "-f", "json"],
-        capture_output=True, text=True, env=_env(cloud), timeout=120)
+        [
+            OPENSTACK,
+            "--os-cloud",
+            cloud.cloud_name,
+            "segment",
+            "create",
+            "seg-cli",
+            "auto",
+            "COMPUTE",
+            "--description",
+            "from the cli",
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(cloud),
+        timeout=120,
+    )
     assert created.returncode == 0, created.stderr
     segment = json.loads(created.stdout)
     assert segment["name"] == "seg-cli" and segment["is_enabled"] is True
     assert segment["description"] == "from the cli"
     uuid = segment["uuid"]
 
-    payload = json.dumps({"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
-                         separators=(",", ":"))
-    (host, _spare, hosts, shown_host, reserved, updated, segment_shown, notification, notifications,
-     segments), _ = batch(
+    payload = json.dumps(
+        {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
+        separators=(",", ":"),
+    )
+    (
+        (
+            host,
+            _spare,
+            hosts,
+            shown_host,
+            reserved,
+            updated,
+            segment_shown,
+            notification,
+            notifications,
+            segments,
+        ),
+        _,
+    ) = batch(
         cloud,
         f"segment host create compute-000 COMPUTE SSH {uuid} -f json",
         f"segment host create compute-001 COMPUTE SSH {uuid} -f json",
@@ -107,10 +140,19 @@ def test_segment_and_notification_commands(cloud):
     assert [s["name"] for s in segments] == ["seg-cli"]
 
     with session_scope() as session:
-        session.add(VMove(uuid=VMOVE, notification_uuid=notification["notification_uuid"],
-                          instance_uuid="0d5d8c8f-3e3a-4a8f-9b0e-7a1c2d3e4f50", instance_name="vm-1",
-                          source_host="compute-000", type="evacuation", status="ongoing",
-                          created_at=dt.datetime(2026, 5, 1), deleted=0))
+        session.add(
+            VMove(
+                uuid=VMOVE,
+                notification_uuid=notification["notification_uuid"],
+                instance_uuid="0d5d8c8f-3e3a-4a8f-9b0e-7a1c2d3e4f50",
+                instance_name="vm-1",
+                source_host="compute-000",
+                type="evacuation",
+                status="ongoing",
+                created_at=dt.datetime(2026, 5, 1),
+                deleted=0,
+            )
+        )
     (shown, moves, move), output = batch(
         cloud,
         f"notification show {notification['notification_uuid']} -f json",
@@ -123,5 +165,10 @@ def test_segment_and_notification_commands(cloud):
     assert shown["payload"] == json.loads(payload)
     assert [m["uuid"] for m in moves] == [VMOVE]
     assert move["server_name"] == "vm-1" and move["status"] == "ongoing"
-    assert f"Host {host['uuid']} can't be deleted as it is in-use to process notifications." in output
-    assert f"Failover segment ({uuid}) can't be deleted as it is in-use to process notifications." in output
+    assert (
+        f"Host {host['uuid']} can't be deleted as it is in-use to process notifications." in output
+    )
+    assert (
+        f"Failover segment ({uuid}) can't be deleted as it is in-use to process notifications."
+        in output
+    )

@@ -18,8 +18,16 @@ NOW = "2026-05-01T10:00:00.000000"
 
 
 def body(hostname="compute-0", type_="COMPUTE_HOST", payload=None, generated_time=NOW):
-    return {"notification": {"type": type_, "hostname": hostname, "generated_time": generated_time,
-                             "payload": payload if payload is not None else {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}}}
+    return {
+        "notification": {
+            "type": type_,
+            "hostname": hostname,
+            "generated_time": generated_time,
+            "payload": payload
+            if payload is not None
+            else {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
+        }
+    }
 
 
 @pytest.fixture
@@ -41,15 +49,25 @@ def test_create_notification_is_202_and_stored_new(api, host, sink):
     assert n["source_host_uuid"] == host.uuid
     assert n["failover_segment_uuid"] == host.failover_segment_id
     assert n["generated_time"] == NOW
-    assert n["payload"] == {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}
+    assert n["payload"] == {
+        "event": "STOPPED",
+        "host_status": "NORMAL",
+        "cluster_status": "OFFLINE",
+    }
     assert "hostname" not in n and isinstance(n["id"], int)
     assert n["deleted"] is False and n["deleted_at"] is None and n["updated_at"] is None
-    assert sink.types() == ["notification.create.start", "notification.create.end",
-                            "internal.recovery.requested"]
+    assert sink.types() == [
+        "notification.create.start",
+        "notification.create.end",
+        "internal.recovery.requested",
+    ]
     trigger = sink.events[-1]
     assert trigger["id"] == n["notification_uuid"] and trigger["subject"] == n["notification_uuid"]
-    assert trigger.data == {"notification_uuid": n["notification_uuid"], "type": "COMPUTE_HOST",
-                            "reason": "created"}
+    assert trigger.data == {
+        "notification_uuid": n["notification_uuid"],
+        "type": "COMPUTE_HOST",
+        "reason": "created",
+    }
     end = sink.events[1]
     assert end.data["id"] == n["id"] and end.data["fault"] is None
     assert "id" not in sink.events[0].data
@@ -64,7 +82,9 @@ def test_offset_generated_time_is_stored_as_naive_utc(api, host):
 def test_unknown_host_is_400(api, host):
     r = api.post("/v1/notifications", body(hostname="nowhere"))
     assert r.status_code == 400
-    assert r.json() == {"badRequest": {"code": 400, "message": "Host with name nowhere could not be found."}}
+    assert r.json() == {
+        "badRequest": {"code": 400, "message": "Host with name nowhere could not be found."}
+    }
     assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
 
 
@@ -74,7 +94,8 @@ def test_host_on_maintenance_is_409(api):
     assert r.status_code == 409
     assert r.json()["conflictingRequest"]["message"] == (
         "Notification received from host compute-0 of type 'COMPUTE_HOST' is ignored as the "
-        "host is already under maintenance.")
+        "host is already under maintenance."
+    )
 
 
 def test_duplicate_notification_within_window_is_409(api, host):
@@ -84,7 +105,8 @@ def test_duplicate_notification_within_window_is_409(api, host):
     r = api.post("/v1/notifications", body(payload=reordered, generated_time=later))
     assert r.status_code == 409
     assert r.json()["conflictingRequest"]["message"] == (
-        "Notification received from host compute-0 of type COMPUTE_HOST is duplicate.")
+        "Notification received from host compute-0 of type COMPUTE_HOST is duplicate."
+    )
 
 
 def test_replayed_older_notification_is_duplicate(api, host):
@@ -149,8 +171,14 @@ def test_monitor_path_without_http_shares_validation_and_duplicates(api, host, s
         create_notification(body()["notification"], source="monitor")
     assert dup.value.code == 409
     with pytest.raises(errors.VigilError) as bad:
-        create_notification({"type": "PROCESS", "hostname": "compute-0", "generated_time": NOW,
-                             "payload": {"process_name": "nova-compute", "event": "stopped"}})
+        create_notification(
+            {
+                "type": "PROCESS",
+                "hostname": "compute-0",
+                "generated_time": NOW,
+                "payload": {"process_name": "nova-compute", "event": "stopped"},
+            }
+        )
     assert bad.value.code == 400
     assert "'stopped' is not one of ('STARTED', 'STOPPED')" in bad.value.message
 
@@ -158,13 +186,22 @@ def test_monitor_path_without_http_shares_validation_and_duplicates(api, host, s
 @pytest.mark.parametrize(
     "payload_type, payload, message",
     [
-        ("PROCESS", {"process_name": "nova-compute", "event": "stopped"},
-         "'stopped' is not one of ('STARTED', 'STOPPED')"),
-        ("COMPUTE_HOST", {"event": "STOPPED", "extra": "x"},
-         "Additional properties are not allowed ('extra' was unexpected)"),
+        (
+            "PROCESS",
+            {"process_name": "nova-compute", "event": "stopped"},
+            "'stopped' is not one of ('STARTED', 'STOPPED')",
+        ),
+        (
+            "COMPUTE_HOST",
+            {"event": "STOPPED", "extra": "x"},
+            "Additional properties are not allowed ('extra' was unexpected)",
+        ),
         ("COMPUTE_HOST", {"host_status": "NORMAL"}, "'event' is a required property"),
-        ("VM", {"instance_uuid": "nope", "vir_domain_event": "STOPPED_FAILED", "event": "LIFECYCLE"},
-         "'nope' is not a 'uuid'"),
+        (
+            "VM",
+            {"instance_uuid": "nope", "vir_domain_event": "STOPPED_FAILED", "event": "LIFECYCLE"},
+            "'nope' is not a 'uuid'",
+        ),
         ("COMPUTE_HOST", {"event": 1}, "1 is not of type 'string'"),
     ],
 )
@@ -176,8 +213,11 @@ def test_per_type_payload_errors_are_400(api, host, payload_type, payload, messa
 
 
 def test_vm_and_process_notifications_are_accepted(api, host):
-    vm = {"instance_uuid": "0d5d8c8f3e3a4a8f9b0e7a1c2d3e4f50", "vir_domain_event": "STOPPED_FAILED",
-          "event": "LIFECYCLE"}
+    vm = {
+        "instance_uuid": "0d5d8c8f3e3a4a8f9b0e7a1c2d3e4f50",
+        "vir_domain_event": "STOPPED_FAILED",
+        "event": "LIFECYCLE",
+    }
     assert api.post("/v1/notifications", body(type_="VM", payload=vm)).status_code == 202
     process = {"process_name": "nova-compute", "event": "STOPPED"}
     assert api.post("/v1/notifications", body(type_="PROCESS", payload=process)).status_code == 202
@@ -186,20 +226,83 @@ def test_vm_and_process_notifications_are_accepted(api, host):
 @pytest.mark.parametrize(
     "envelope, message",
     [
-        ({"notification": {"type": "COMPUTE_HOST", "hostname": "compute-0", "generated_time": NOW}},
-         "'payload' is a required property"),
-        ({"notification": {"type": "BAD", "hostname": "compute-0", "generated_time": NOW, "payload": {}}},
-         "Invalid input for field/attribute type. Value: BAD. 'BAD' is not one of ('VM', 'PROCESS', 'COMPUTE_HOST')"),
-        ({"notification": {"type": "VM", "hostname": "bad host", "generated_time": NOW, "payload": {}}},
-         "Invalid input for field/attribute hostname. Value: bad host. 'bad host' does not match '^[a-zA-Z0-9-._]*$'"),
-        ({"notification": {"type": "VM", "hostname": "h", "generated_time": "yesterday", "payload": {}}},
-         "Invalid input for field/attribute generated_time. Value: yesterday. 'yesterday' is not a 'date-time'"),
-        ({"notification": {"type": "VM", "hostname": "h", "generated_time": NOW, "payload": {"k": 1}}},
-         "Invalid input for field/attribute k. Value: 1. 1 is not of type 'string'"),
-        ({"notification": {"type": "VM", "hostname": "h", "generated_time": NOW, "payload": {"k": "x" * 256}}},
-         "is too long"),
-        ({"notification": {"type": "VM", "hostname": "h", "generated_time": NOW, "payload": {}}, "x": 1},
-         "Additional properties are not allowed ('x' was unexpected)"),
+        (
+            {
+                "notification": {
+                    "type": "COMPUTE_HOST",
+                    "hostname": "compute-0",
+                    "generated_time": NOW,
+                }
+            },
+            "'payload' is a required property",
+        ),
+        (
+            {
+                "notification": {
+                    "type": "BAD",
+                    "hostname": "compute-0",
+                    "generated_time": NOW,
+                    "payload": {},
+                }
+            },
+            "Invalid input for field/attribute type. Value: BAD. 'BAD' is not one of ('VM', 'PROCESS', 'COMPUTE_HOST')",
+        ),
+        (
+            {
+                "notification": {
+                    "type": "VM",
+                    "hostname": "bad host",
+                    "generated_time": NOW,
+                    "payload": {},
+                }
+            },
+            "Invalid input for field/attribute hostname. Value: bad host. 'bad host' does not match '^[a-zA-Z0-9-._]*$'",
+        ),
+        (
+            {
+                "notification": {
+                    "type": "VM",
+                    "hostname": "h",
+                    "generated_time": "yesterday",
+                    "payload": {},
+                }
+            },
+            "Invalid input for field/attribute generated_time. Value: yesterday. 'yesterday' is not a 'date-time'",
+        ),
+        (
+            {
+                "notification": {
+                    "type": "VM",
+                    "hostname": "h",
+                    "generated_time": NOW,
+                    "payload": {"k": 1},
+                }
+            },
+            "Invalid input for field/attribute k. Value: 1. 1 is not of type 'string'",
+        ),
+        (
+            {
+                "notification": {
+                    "type": "VM",
+                    "hostname": "h",
+                    "generated_time": NOW,
+                    "payload": {"k": "x" * 256},
+                }
+            },
+            "is too long",
+        ),
+        (
+            {
+                "notification": {
+                    "type": "VM",
+                    "hostname": "h",
+                    "generated_time": NOW,
+                    "payload": {},
+                },
+                "x": 1,
+            },
+            "Additional properties are not allowed ('x' was unexpected)",
+        ),
     ],
 )
 def test_envelope_schema_errors_are_400(api, envelope, message):
@@ -211,20 +314,43 @@ def test_envelope_schema_errors_are_400(api, envelope, message):
 def test_get_notification_and_workflow_details_by_version(api, host):
     n = api.post("/v1/notifications", body()).json()["notification"]
     with session_scope() as session:
-        session.add(RecoveryProgress(
-            notification_uuid=n["notification_uuid"], attempt=1, run=0,
-            step_name="DisableComputeServiceTask", state="SUCCESS", progress=1.0,
-            details=[{"timestamp": "2026-05-01 10:00:00.123456",
-                      "message": "Disabled compute service on host: 'compute-0'", "progress": 1.0}],
-            created_at=dt.datetime(2026, 5, 1)))
+        session.add(
+            RecoveryProgress(
+                notification_uuid=n["notification_uuid"],
+                attempt=1,
+                run=0,
+                step_name="DisableComputeServiceTask",
+                state="SUCCESS",
+                progress=1.0,
+                details=[
+                    {
+                        "timestamp": "2026-05-01 10:00:00.123456",
+                        "message": "Disabled compute service on host: 'compute-0'",
+                        "progress": 1.0,
+                    }
+                ],
+                created_at=dt.datetime(2026, 5, 1),
+            )
+        )
     plain = api.get(f"/v1/notifications/{n['notification_uuid']}").json()["notification"]
     assert "recovery_workflow_details" not in plain
-    detailed = api.get(f"/v1/notifications/{n['notification_uuid']}", version="1.1").json()["notification"]
-    assert detailed["recovery_workflow_details"] == [{
-        "name": "DisableComputeServiceTask", "progress": 1.0, "state": "SUCCESS",
-        "progress_details": [{"timestamp": "2026-05-01 10:00:00.123456",
-                              "message": "Disabled compute service on host: 'compute-0'",
-                              "progress": "1.0"}]}]
+    detailed = api.get(f"/v1/notifications/{n['notification_uuid']}", version="1.1").json()[
+        "notification"
+    ]
+    assert detailed["recovery_workflow_details"] == [
+        {
+            "name": "DisableComputeServiceTask",
+            "progress": 1.0,
+            "state": "SUCCESS",
+            "progress_details": [
+                {
+                    "timestamp": "2026-05-01 10:00:00.123456",
+                    "message": "Disabled compute service on host: 'compute-0'",
+                    "progress": "1.0",
+                }
+            ],
+        }
+    ]
     listed = api.get("/v1/notifications", version="1.3").json()["notifications"]
     assert "recovery_workflow_details" not in listed[0]
 
@@ -232,25 +358,39 @@ def test_get_notification_and_workflow_details_by_version(api, host):
 def test_unknown_notification_is_404(api):
     r = api.get("/v1/notifications/0d5d8c8f-3e3a-4a8f-9b0e-7a1c2d3e4f50")
     assert r.status_code == 404
-    assert r.json()["itemNotFound"]["message"] == "No notification with id 0d5d8c8f-3e3a-4a8f-9b0e-7a1c2d3e4f50."
+    assert (
+        r.json()["itemNotFound"]["message"]
+        == "No notification with id 0d5d8c8f-3e3a-4a8f-9b0e-7a1c2d3e4f50."
+    )
 
 
-@pytest.mark.parametrize("method, path, action", [
-    ("PUT", "/v1/notifications/x", "update"),
-    ("DELETE", "/v1/notifications/x", "delete"),
-    ("POST", "/v1/notifications/x/action", "action"),
-])
+@pytest.mark.parametrize(
+    "method, path, action",
+    [
+        ("PUT", "/v1/notifications/x", "update"),
+        ("DELETE", "/v1/notifications/x", "delete"),
+        ("POST", "/v1/notifications/x/action", "action"),
+    ],
+)
 def test_notification_write_methods_are_405(api, method, path, action):
     r = api.request(method, path, {} if method != "DELETE" else None)
     assert r.status_code == 405
     assert r.json()["badMethod"]["message"] == (
-        f"The request method: '{method}' with action: '{action}' is not allowed on this resource")
+        f"The request method: '{method}' with action: '{action}' is not allowed on this resource"
+    )
 
 
 def test_notification_list_filters(api, host):
     first = api.post("/v1/notifications", body()).json()["notification"]
-    api.post("/v1/notifications", body(type_="PROCESS", payload={"process_name": "p", "event": "STOPPED"},
-                                        generated_time="2026-05-02T00:00:00"))
+    api.post(
+        "/v1/notifications",
+        body(
+            type_="PROCESS",
+            payload={"process_name": "p", "event": "STOPPED"},
+            generated_time="2026-05-02T00:00:00",
+        ),
+    )
+
     def names(query):
         r = api.get("/v1/notifications" + query)
         assert r.status_code == 200, r.text
@@ -258,23 +398,42 @@ def test_notification_list_filters(api, host):
 
     assert names("?type=PROCESS") == ["PROCESS"]
     assert names("?status=new&sort_key=generated_time&sort_dir=asc") == ["COMPUTE_HOST", "PROCESS"]
-    assert names(f"?source_host_uuid={first['source_host_uuid']}&sort_key=type") == ["PROCESS", "COMPUTE_HOST"]
+    assert names(f"?source_host_uuid={first['source_host_uuid']}&sort_key=type") == [
+        "PROCESS",
+        "COMPUTE_HOST",
+    ]
     assert names("?generated-since=2026-05-01T12:00:00") == ["PROCESS"]
     r = api.get("/v1/notifications?generated-since=notatime")
-    assert r.status_code == 400 and r.json()["badRequest"]["message"] == "Invalid generated-since value"
+    assert (
+        r.status_code == 400
+        and r.json()["badRequest"]["message"] == "Invalid generated-since value"
+    )
     r = api.get("/v1/notifications?sort_key=uuid")
     assert r.status_code == 400
-    assert r.json()["badRequest"]["message"] == "InvalidSortKey('Sort key supplied is invalid: uuid')"
+    assert (
+        r.json()["badRequest"]["message"] == "InvalidSortKey('Sort key supplied is invalid: uuid')"
+    )
 
 
 def test_nul_in_payload_and_earliest_time_are_not_server_errors(api, host):
-    r = api.post("/v1/notifications", body(type_="VM", payload={
-        "instance_uuid": "0d5d8c8f3e3a4a8f9b0e7a1c2d3e4f50", "vir_domain_event": "x\u0000", "event": "E"}))
+    r = api.post(
+        "/v1/notifications",
+        body(
+            type_="VM",
+            payload={
+                "instance_uuid": "0d5d8c8f3e3a4a8f9b0e7a1c2d3e4f50",
+                "vir_domain_event": "x\u0000",
+                "event": "E",
+            },
+        ),
+    )
     assert r.status_code == 400
     r = api.post("/v1/notifications", body(generated_time="0001-01-01T00:00:00"))
     assert r.status_code == 202
 
 
 def test_notification_put_with_any_body_is_405(api):
-    r = api.request("PUT", "/v1/notifications/x", data="{broken", headers={"Content-Type": "application/json"})
+    r = api.request(
+        "PUT", "/v1/notifications/x", data="{broken", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 405

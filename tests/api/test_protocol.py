@@ -18,9 +18,18 @@ MEDIA = [{"base": "application/json", "type": "application/vnd.openstack.masakar
 def test_root_lists_versions_without_microversion_headers(api):
     r = api.get("/", version="1.2")
     assert r.status_code == 200
-    assert r.json() == {"versions": [{
-        "id": "v1.0", "status": "CURRENT", "version": "1.4", "min_version": "1.0",
-        "updated": "2016-07-01T11:33:21Z", "links": [{"rel": "self", "href": f"{api.url}/v1/"}]}]}
+    assert r.json() == {
+        "versions": [
+            {
+                "id": "v1.0",
+                "status": "CURRENT",
+                "version": "1.4",
+                "min_version": "1.0",
+                "updated": "2016-07-01T11:33:21Z",
+                "links": [{"rel": "self", "href": f"{api.url}/v1/"}],
+            }
+        ]
+    }
     assert "OpenStack-API-Version" not in r.headers and "x-openstack-request-id" not in r.headers
 
 
@@ -30,28 +39,49 @@ def test_v1_document(api, path):
     assert r.status_code == 200
     doc = r.json()["version"]
     assert doc["version"] == "1.4" and doc["min_version"] == "1.0" and doc["media-types"] == MEDIA
-    assert doc["links"][1] == {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}
+    assert doc["links"][1] == {
+        "rel": "describedby",
+        "type": "text/html",
+        "href": "https://docs.openstack.org/",
+    }
     assert r.headers["OpenStack-API-Version"] == "instance-ha 1.0"
 
 
 def test_other_paths_are_300_choices(api):
     r = api.get("/v2")
     assert r.status_code == 300
-    assert r.json() == {"choices": [{"id": "v1.0", "status": "CURRENT",
-                                     "links": [{"rel": "self", "href": f"{api.url}/v1/v2"}],
-                                     "media-types": MEDIA}]}
+    assert r.json() == {
+        "choices": [
+            {
+                "id": "v1.0",
+                "status": "CURRENT",
+                "links": [{"rel": "self", "href": f"{api.url}/v1/v2"}],
+                "media-types": MEDIA,
+            }
+        ]
+    }
     assert "x-openstack-request-id" not in r.headers
 
 
 def test_healthcheck(api):
     r = api.get("/healthcheck")
-    assert r.status_code == 200 and r.text == "OK" and r.headers["Content-Type"].startswith("text/plain")
+    assert (
+        r.status_code == 200
+        and r.text == "OK"
+        and r.headers["Content-Type"].startswith("text/plain")
+    )
 
 
-@pytest.mark.parametrize("header, effective", [
-    (None, "1.0"), ("instance-ha 1.2", "1.2"), ("instance-ha latest", "1.4"),
-    ("compute 2.5", "1.0"), ("compute 2.1, instance-ha 1.3", "1.3"),
-])
+@pytest.mark.parametrize(
+    "header, effective",
+    [
+        (None, "1.0"),
+        ("instance-ha 1.2", "1.2"),
+        ("instance-ha latest", "1.4"),
+        ("compute 2.5", "1.0"),
+        ("compute 2.1, instance-ha 1.3", "1.3"),
+    ],
+)
 def test_microversion_negotiation(api, header, effective):
     headers = {"OpenStack-API-Version": header} if header else {}
     r = api.get("/v1/segments", headers=headers)
@@ -69,8 +99,12 @@ def test_legacy_version_header_is_ignored(api):
 def test_malformed_microversion_is_400_without_headers(api, value):
     r = api.get("/v1/segments", headers={"OpenStack-API-Version": f"instance-ha {value}"})
     assert r.status_code == 400
-    assert r.json() == {"badRequest": {"code": 400, "message":
-                        f"API Version String {value} is of invalid format. Must be of format MajorNum.MinorNum."}}
+    assert r.json() == {
+        "badRequest": {
+            "code": 400,
+            "message": f"API Version String {value} is of invalid format. Must be of format MajorNum.MinorNum.",
+        }
+    }
     assert "OpenStack-API-Version" not in r.headers and "Vary" not in r.headers
 
 
@@ -78,8 +112,12 @@ def test_malformed_microversion_is_400_without_headers(api, value):
 def test_out_of_range_microversion_is_406(api, value):
     r = api.get("/v1/segments", version=value)
     assert r.status_code == 406
-    assert r.json() == {"masakariFault": {"code": 406, "message":
-                        f"Version {value} is not supported by the API. Minimum is 1.0 and maximum is 1.4."}}
+    assert r.json() == {
+        "masakariFault": {
+            "code": 406,
+            "message": f"Version {value} is not supported by the API. Minimum is 1.0 and maximum is 1.4.",
+        }
+    }
     assert r.headers["Vary"] == "OpenStack-API-Version" and "OpenStack-API-Version" not in r.headers
 
 
@@ -105,8 +143,10 @@ def test_fault_bodies_carry_version_headers(api):
     assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/json",
-                                          "application/vnd.openstack.masakari+json"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/json", "application/vnd.openstack.masakari+json"],
+)
 def test_json_media_types_are_accepted(api, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
     r = api.request("POST", "/v1/segments", data=json.dumps(SEGMENT), headers=headers)
@@ -114,13 +154,17 @@ def test_json_media_types_are_accepted(api, content_type):
 
 
 def test_other_media_type_is_415(api):
-    r = api.request("POST", "/v1/segments", data="<x/>", headers={"Content-Type": "application/xml"})
+    r = api.request(
+        "POST", "/v1/segments", data="<x/>", headers={"Content-Type": "application/xml"}
+    )
     assert r.status_code == 415
     assert r.json() == {"badMediaType": {"code": 415, "message": "Unsupported Content-Type"}}
 
 
 def test_malformed_json_is_400(api):
-    r = api.request("POST", "/v1/segments", data="{not json", headers={"Content-Type": "application/json"})
+    r = api.request(
+        "POST", "/v1/segments", data="{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["badRequest"]["message"] == "Malformed request body"
 
 
@@ -128,7 +172,9 @@ def test_malformed_json_is_400(api):
 def test_empty_body_is_400(api, method):
     path = "/v1/segments" if method == "POST" else f"/v1/segments/{add_segment().uuid}"
     r = api.request(method, path, data=b"", headers={"Content-Type": "application/json"})
-    assert r.status_code == 400 and r.json()["badRequest"]["message"] == "None is not of type 'object'"
+    assert (
+        r.status_code == 400 and r.json()["badRequest"]["message"] == "None is not of type 'object'"
+    )
 
 
 def _oversize():
@@ -136,7 +182,9 @@ def _oversize():
 
 
 def test_oversize_body_is_413(api):
-    r = api.request("POST", "/v1/segments", data=_oversize(), headers={"Content-Type": "application/json"})
+    r = api.request(
+        "POST", "/v1/segments", data=_oversize(), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     assert r.json()["overLimit"]["code"] == 413
     assert "OpenStack-API-Version" not in r.headers
@@ -146,9 +194,14 @@ def test_oversize_chunked_body_is_413(api):
     url = urlparse(api.url)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     data = _oversize()
-    chunks = (data[i:i + 8192] for i in range(0, len(data), 8192))
-    conn.request("POST", "/v1/segments", body=chunks, headers={"Content-Type": "application/json"},
-                 encode_chunked=True)
+    chunks = (data[i : i + 8192] for i in range(0, len(data), 8192))
+    conn.request(
+        "POST",
+        "/v1/segments",
+        body=chunks,
+        headers={"Content-Type": "application/json"},
+        encode_chunked=True,
+    )
     response = conn.getresponse()
     assert response.status == 413
     assert json.loads(response.read())["overLimit"]["code"] == 413
@@ -185,7 +238,8 @@ def test_project_id_mismatch_is_400(api):
     r = api.get("/v1/abcdef/segments", headers={"X-Project-Id": "123456"})
     assert r.status_code == 400
     assert r.json()["badRequest"]["message"] == (
-        "Malformed request URL: URL's project_id 'abcdef' doesn't match Context's project_id '123456'")
+        "Malformed request URL: URL's project_id 'abcdef' doesn't match Context's project_id '123456'"
+    )
 
 
 def test_non_hex_project_id_is_plain_404(api):
@@ -233,8 +287,12 @@ def denied(policy_file):
 def test_policy_file_denies_with_403(api, denied):
     r = api.get("/v1/segments")
     assert r.status_code == 403
-    assert r.json() == {"forbidden": {"code": 403, "message":
-                        "Policy doesn't allow os_masakari_api:segments:index to be performed."}}
+    assert r.json() == {
+        "forbidden": {
+            "code": 403,
+            "message": "Policy doesn't allow os_masakari_api:segments:index to be performed.",
+        }
+    }
     assert api.get("/v1/").status_code == 200
 
 
@@ -254,15 +312,26 @@ def test_openapi_document_is_served(api):
 
 
 def test_dead_letter_route_stores_events_without_a_token(api):
-    headers = {"ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "/vigil/api",
-               "ce-type": "org.openstack.vigil.internal.recovery.requested",
-               "Content-Type": "application/json"}
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "e-1",
+        "ce-source": "/vigil/api",
+        "ce-type": "org.openstack.vigil.internal.recovery.requested",
+        "Content-Type": "application/json",
+    }
     r = api.request("POST", "/dead-letters", data=b'{"notification_uuid": "x"}', headers=headers)
     assert r.status_code == 201, r.text
     r = api.post("/dead-letters", {"not": "an event"})
     assert r.status_code == 400
-    assert api.request("POST", "/dead-letters", data=b'{"text": "\\u0000"}',
-                       headers={**headers, "ce-id": "e-nul"}).status_code == 400
+    assert (
+        api.request(
+            "POST",
+            "/dead-letters",
+            data=b'{"text": "\\u0000"}',
+            headers={**headers, "ce-id": "e-nul"},
+        ).status_code
+        == 400
+    )
 
 
 def test_values_the_database_refuses_are_400(api):
@@ -272,7 +341,9 @@ def test_values_the_database_refuses_are_400(api):
 
 def test_deeply_nested_json_is_400(api):
     data = "[" * 100000 + "]" * 100000
-    r = api.request("POST", "/v1/segments", data=data[:114000], headers={"Content-Type": "application/json"})
+    r = api.request(
+        "POST", "/v1/segments", data=data[:114000], headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400
 
 

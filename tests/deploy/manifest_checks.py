@@ -18,7 +18,14 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from vigil.wiring import ROOT, Manifests, WiringError, parse_delivery, parse_schedule, subject_matches
+from vigil.wiring import (
+    ROOT,
+    Manifests,
+    WiringError,
+    parse_delivery,
+    parse_schedule,
+    subject_matches,
+)
 
 SCHEMAS = ROOT.parent / "shared" / "schemas" / "knative"
 KNATIVE_GROUPS = ("knative.dev",)
@@ -45,8 +52,11 @@ def _strict(schema: Any) -> Any:
     """Reject unknown fields wherever the CRD does not preserve them (kubectl's strict mode)."""
     if isinstance(schema, dict):
         schema = {k: _strict(v) for k, v in schema.items()}
-        if ("properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields")
-                and "additionalProperties" not in schema):
+        if (
+            "properties" in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+            and "additionalProperties" not in schema
+        ):
             schema["additionalProperties"] = False
         return schema
     if isinstance(schema, list):
@@ -68,7 +78,11 @@ def crd_schemas() -> dict[tuple[str, str, str], dict]:
                 if schema:
                     schema = copy.deepcopy(schema)
                     root = schema.setdefault("properties", {})
-                    for field_name, field_type in (("apiVersion", "string"), ("kind", "string"), ("metadata", "object")):
+                    for field_name, field_type in (
+                        ("apiVersion", "string"),
+                        ("kind", "string"),
+                        ("metadata", "object"),
+                    ):
                         root.setdefault(field_name, {"type": field_type})
                     found[(spec["group"], version["name"], spec["names"]["kind"])] = _strict(schema)
     return found
@@ -146,21 +160,34 @@ def _check_service(service: dict, manifests: Manifests) -> list[str]:
     for key, value in ((template.get("metadata") or {}).get("annotations") or {}).items():
         if key in ("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale"):
             if not re.fullmatch(r"\d+", str(value)):
-                problems.append(f"{where}: {key} must be a non-negative integer string, not {value!r}")
+                problems.append(
+                    f"{where}: {key} must be a non-negative integer string, not {value!r}"
+                )
     if spec.get("serviceAccountName"):
-        if not any(sa["metadata"]["name"] == spec["serviceAccountName"] for sa in manifests.of_kind("ServiceAccount")):
-            problems.append(f"{where}: serviceAccountName {spec['serviceAccountName']!r} is not defined")
+        if not any(
+            sa["metadata"]["name"] == spec["serviceAccountName"]
+            for sa in manifests.of_kind("ServiceAccount")
+        ):
+            problems.append(
+                f"{where}: serviceAccountName {spec['serviceAccountName']!r} is not defined"
+            )
     for container in spec.get("containers") or []:
         env = {e["name"]: e for e in container.get("env") or []}
         function = (env.get("FUNCTION") or {}).get("value")
         if not function or not (ROOT / "functions" / function).is_dir():
-            problems.append(f"{where}: env FUNCTION must name a folder under functions/, not {function!r}")
+            problems.append(
+                f"{where}: env FUNCTION must name a folder under functions/, not {function!r}"
+            )
         signature = (env.get("SIGNATURE_TYPE") or {}).get("value")
         if signature not in ("http", "cloudevent"):
-            problems.append(f"{where}: env SIGNATURE_TYPE must be http or cloudevent, not {signature!r}")
+            problems.append(
+                f"{where}: env SIGNATURE_TYPE must be http or cloudevent, not {signature!r}"
+            )
         threads = (env.get("THREADS") or {}).get("value")
         if concurrency and (not str(threads).isdigit() or int(threads) < concurrency):
-            problems.append(f"{where}: env THREADS must be at least containerConcurrency ({concurrency})")
+            problems.append(
+                f"{where}: env THREADS must be at least containerConcurrency ({concurrency})"
+            )
         problems += _check_env_refs(where, container, spec, manifests)
     return problems
 
@@ -173,9 +200,13 @@ def _check_env_refs(where: str, container: dict, pod: dict, manifests: Manifests
         ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
         if ref:
             secret = secrets.get(ref["name"])
-            keys = set((secret or {}).get("stringData") or {}) | set((secret or {}).get("data") or {})
+            keys = set((secret or {}).get("stringData") or {}) | set(
+                (secret or {}).get("data") or {}
+            )
             if secret is None or ref["key"] not in keys:
-                problems.append(f"{where}: env {entry['name']} reads Secret {ref['name']}/{ref['key']}, which is not defined")
+                problems.append(
+                    f"{where}: env {entry['name']} reads Secret {ref['name']}/{ref['key']}, which is not defined"
+                )
     for source in container.get("envFrom") or []:
         name = (source.get("configMapRef") or {}).get("name")
         if name and name not in config_maps:
@@ -183,7 +214,9 @@ def _check_env_refs(where: str, container: dict, pod: dict, manifests: Manifests
     for volume in pod.get("volumes") or []:
         name = (volume.get("secret") or {}).get("secretName")
         if name and name not in secrets:
-            problems.append(f"{where}: volume {volume['name']} mounts Secret {name!r}, which is not defined")
+            problems.append(
+                f"{where}: volume {volume['name']} mounts Secret {name!r}, which is not defined"
+            )
     return problems
 
 
@@ -215,7 +248,9 @@ def rule_problems(manifests: Manifests) -> list[str]:
                 continue
             defined = {"Service": services, "Broker": brokers}.get(ref.get("kind"), set())
             if ref.get("name") not in defined:
-                problems.append(f"{_name(doc)}: {where} names {ref.get('kind')} {ref.get('name')!r}, which is not defined")
+                problems.append(
+                    f"{_name(doc)}: {where} names {ref.get('kind')} {ref.get('name')!r}, which is not defined"
+                )
 
     for owner in [*manifests.of_kind("Broker"), *manifests.of_kind("Trigger")]:
         delivery = (owner.get("spec") or {}).get("delivery")
@@ -233,7 +268,9 @@ def rule_problems(manifests: Manifests) -> list[str]:
             problems.append(f"{where}: spec.broker {spec.get('broker')!r} is not a defined Broker")
         event_type = ((spec.get("filter") or {}).get("attributes") or {}).get("type")
         if event_type not in known_types:
-            problems.append(f"{where}: filters on type {event_type!r}, which nothing in Vigil emits")
+            problems.append(
+                f"{where}: filters on type {event_type!r}, which nothing in Vigil emits"
+            )
         delivery = spec.get("delivery") or {}
         if delivery.get("backoffPolicy") != "exponential" or "deadLetterSink" not in delivery:
             problems.append(f"{where}: delivery needs exponential back-off and a deadLetterSink")
@@ -252,7 +289,9 @@ def rule_problems(manifests: Manifests) -> list[str]:
             problems.append(f"{_name(source)}: spec.mode must be Resource or Reference")
 
     for binding in manifests.of_kind("SinkBinding"):
-        if not any(subject_matches(binding["spec"].get("subject") or {}, s) for s in manifests.services()):
+        if not any(
+            subject_matches(binding["spec"].get("subject") or {}, s) for s in manifests.services()
+        ):
             problems.append(f"{_name(binding)}: spec.subject matches no defined Service")
     return problems
 
@@ -275,4 +314,6 @@ def broken(manifests: Manifests, kind: str, name: str, change) -> Manifests:
 
 
 def component_files(folder: Path) -> list[str]:
-    return sorted(str(p.parent.relative_to(folder)) for p in folder.glob("components/*/kustomization.yaml"))
+    return sorted(
+        str(p.parent.relative_to(folder)) for p in folder.glob("components/*/kustomization.yaml")
+    )

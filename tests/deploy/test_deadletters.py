@@ -23,7 +23,11 @@ def _dead_event(event_id: str = "n-1") -> CloudEvent:
             "knativeerrorcode": "503",
             "knativeerrordata": base64.b64encode(b"database unreachable").decode(),
         },
-        {"notification_uuid": "6c1f0d3e-5a3b-4f0e-9d5e-2b8f0c9a7d11", "type": "COMPUTE_HOST", "reason": "created"},
+        {
+            "notification_uuid": "6c1f0d3e-5a3b-4f0e-9d5e-2b8f0c9a7d11",
+            "type": "COMPUTE_HOST",
+            "reason": "created",
+        },
     )
 
 
@@ -69,7 +73,11 @@ def test_vigil_dead_letters_lists_what_was_stored(db, capsys):
     receive(headers, body)
     assert main(["dead-letters", "--json", "--database-url", db]) == 0
     [listed] = json.loads(capsys.readouterr().out)
-    assert (listed["event_id"], listed["error_code"], listed["error_data"]) == ("n-cli", "503", "database unreachable")
+    assert (listed["event_id"], listed["error_code"], listed["error_data"]) == (
+        "n-cli",
+        "503",
+        "database unreachable",
+    )
     assert main(["dead-letters", "--database-url", db, "--type", "org.example.other"]) == 0
     assert capsys.readouterr().out.strip() == "no dead letters"
 
@@ -78,7 +86,9 @@ def test_oversize_attributes_are_400_and_nothing_is_stored(db):
     event = _dead_event("x" * 256)
     status, reply = receive(*to_binary(event))
     assert (status, reply["badRequest"]["message"]) == (
-        400, "CloudEvent attribute 'id' is longer than 255 characters")
+        400,
+        "CloudEvent attribute 'id' is longer than 255 characters",
+    )
     assert list_dead_letters() == []
 
 

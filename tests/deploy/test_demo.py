@@ -20,4 +20,7 @@ def test_demo_with_impossible_arguments_is_one_clear_error(capsys):
     assert main(["demo", "--hosts", "1"]) == 2
     assert capsys.readouterr().err.startswith("vigil demo: needs --hosts of at least 2")
     assert main(["demo", "--tick", "soon"]) == 2
-    assert capsys.readouterr().err.strip() == "vigil demo: --tick: 'soon' is not a duration such as 30s or 1m30s"
+    assert (
+        capsys.readouterr().err.strip()
+        == "vigil demo: --tick: 'soon' is not a duration such as 30s or 1m30s"
+    )

@@ -32,7 +32,9 @@ def cloud(api_port):
     """A region standing in for a real cloud: `vigil dev` only gets its clouds.yaml and kubeconfig,
     and the catalog lists Vigil as instance-ha. (`vigil demo`'s test covers the default, where
     `vigil dev` starts the region itself.)"""
-    with Region.start(hosts=2, time_scale=50, instance_ha_url=f"http://127.0.0.1:{api_port}/v1") as region:
+    with Region.start(
+        hosts=2, time_scale=50, instance_ha_url=f"http://127.0.0.1:{api_port}/v1"
+    ) as region:
         yield region
 
 
@@ -40,8 +42,14 @@ def cloud(api_port):
 def local_vigil(cloud, api_port, tmp_path_factory):
     saved = os.environ.pop("VIGIL_DATABASE_URL", None)  # its own embedded database
     overrides, env = fast_ticks("2s", load_manifests())
-    options = DevOptions(clouds_yaml=cloud.clouds_yaml, kubeconfig=cloud.kubeconfig, tick_overrides=overrides,
-                         env=env, api_port=api_port, log_dir=tmp_path_factory.mktemp("dev-logs"))
+    options = DevOptions(
+        clouds_yaml=cloud.clouds_yaml,
+        kubeconfig=cloud.kubeconfig,
+        tick_overrides=overrides,
+        env=env,
+        api_port=api_port,
+        log_dir=tmp_path_factory.mktemp("dev-logs"),
+    )
     try:
         with LocalVigil(options) as local:
             yield local
@@ -56,23 +64,48 @@ def test_vigil_dev_serves_healthcheck_and_routes_a_notification_to_recover(local
     assert (reply.status_code, reply.text.strip()) == (200, "OK")
 
     headers = {"X-Auth-Token": cloud.issue_token(admin=True)}
-    segment = requests.post(f"{api}/v1/segments", headers=headers, timeout=10, json={
-        "segment": {"name": "seg-dev", "service_type": "COMPUTE", "recovery_method": "auto"}})
+    segment = requests.post(
+        f"{api}/v1/segments",
+        headers=headers,
+        timeout=10,
+        json={"segment": {"name": "seg-dev", "service_type": "COMPUTE", "recovery_method": "auto"}},
+    )
     assert segment.status_code == 201, segment.text
     segment_uuid = segment.json()["segment"]["uuid"]
-    host = requests.post(f"{api}/v1/segments/{segment_uuid}/hosts", headers=headers, timeout=10, json={
-        "host": {"name": "compute-000", "type": "COMPUTE", "control_attributes": "SSH"}})
+    host = requests.post(
+        f"{api}/v1/segments/{segment_uuid}/hosts",
+        headers=headers,
+        timeout=10,
+        json={"host": {"name": "compute-000", "type": "COMPUTE", "control_attributes": "SSH"}},
+    )
     assert host.status_code == 201, host.text
-    notification = requests.post(f"{api}/v1/notifications", headers=headers, timeout=10, json={
-        "notification": {"type": "VM", "hostname": "compute-000", "generated_time": "2026-01-01T00:00:00",
-                         "payload": {"event": "LIFECYCLE", "instance_uuid": str(uuid.uuid4()),
-                                     "vir_domain_event": "STOPPED_FAILED"}}})
+    notification = requests.post(
+        f"{api}/v1/notifications",
+        headers=headers,
+        timeout=10,
+        json={
+            "notification": {
+                "type": "VM",
+                "hostname": "compute-000",
+                "generated_time": "2026-01-01T00:00:00",
+                "payload": {
+                    "event": "LIFECYCLE",
+                    "instance_uuid": str(uuid.uuid4()),
+                    "vir_domain_event": "STOPPED_FAILED",
+                },
+            }
+        },
+    )
     assert notification.status_code == 202, notification.text
     notification_uuid = notification.json()["notification"]["notification_uuid"]
 
     router = local_vigil.router
     assert router.wait_for(
-        lambda records: any(r.subject == notification_uuid and r.outcome == "delivered" for r in records), 60)
+        lambda records: any(
+            r.subject == notification_uuid and r.outcome == "delivered" for r in records
+        ),
+        60,
+    )
     [record] = [r for r in router.records if r.subject == notification_uuid]
     assert (record.trigger, record.event_type) == ("recover", TRIGGER_TYPE)
 
@@ -82,7 +115,9 @@ def test_openstack_cli_manages_segments_through_vigil_dev(local_vigil, cloud):
     openstack = [str(Path(sys.executable).parent / "openstack")]
 
     def run(*args):
-        done = subprocess.run([*openstack, *args, "-f", "json"], env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [*openstack, *args, "-f", "json"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
@@ -106,7 +141,9 @@ def _run_dev(capsys, *args):
 
 
 def test_missing_clouds_yaml_is_one_clear_error(capsys, tmp_path):
-    status, err = _run_dev(capsys, "--clouds-yaml", str(tmp_path / "nope.yaml"), "--kubeconfig", str(tmp_path / "kc"))
+    status, err = _run_dev(
+        capsys, "--clouds-yaml", str(tmp_path / "nope.yaml"), "--kubeconfig", str(tmp_path / "kc")
+    )
     assert status == 2
     assert err == f"vigil dev: clouds.yaml not found: {tmp_path / 'nope.yaml'}"
 
@@ -114,7 +151,9 @@ def test_missing_clouds_yaml_is_one_clear_error(capsys, tmp_path):
 def test_clouds_yaml_without_the_cloud_is_one_clear_error(capsys, tmp_path):
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text("clouds:\n  other:\n    auth: {auth_url: http://127.0.0.1:9/v3}\n")
-    status, err = _run_dev(capsys, "--clouds-yaml", str(clouds), "--kubeconfig", str(tmp_path / "kc"))
+    status, err = _run_dev(
+        capsys, "--clouds-yaml", str(clouds), "--kubeconfig", str(tmp_path / "kc")
+    )
     assert status == 2
     assert "has no cloud named 'vigil' (it has: other)" in err and len(err.splitlines()) == 1
 
@@ -130,7 +169,10 @@ def test_unusable_kubeconfig_is_one_clear_error(capsys, region):
         fh.write("this: is not a kubeconfig\n")
     status, err = _run_dev(capsys, "--clouds-yaml", region.clouds_yaml, "--kubeconfig", kubeconfig)
     assert status == 2
-    assert err.startswith(f"vigil dev: kubeconfig {kubeconfig} is not usable") and len(err.splitlines()) == 1
+    assert (
+        err.startswith(f"vigil dev: kubeconfig {kubeconfig} is not usable")
+        and len(err.splitlines()) == 1
+    )
 
 
 def test_port_in_use_is_one_clear_error(capsys):
@@ -140,10 +182,15 @@ def test_port_in_use_is_one_clear_error(capsys):
         port = busy.getsockname()[1]
         status, err = _run_dev(capsys, "--api-port", str(port))
     assert status == 2
-    assert err == f"vigil dev: port {port} is already in use (another `vigil dev`?); choose another with --api-port"
+    assert (
+        err
+        == f"vigil dev: port {port} is already in use (another `vigil dev`?); choose another with --api-port"
+    )
 
 
-def test_embedded_database_still_held_by_a_running_server_is_one_clear_error(capsys, tmp_path, monkeypatch):
+def test_embedded_database_still_held_by_a_running_server_is_one_clear_error(
+    capsys, tmp_path, monkeypatch
+):
     monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)
     data = tmp_path / "pgdata"
     data.mkdir()
@@ -151,27 +198,36 @@ def test_embedded_database_still_held_by_a_running_server_is_one_clear_error(cap
     (data / "postmaster.pid").write_text(f"{os.getpid()}\n")
     status, err = _run_dev(capsys, "--api-port", "0", "--data-dir", str(data))
     assert status == 2
-    assert err.startswith(f"vigil dev: embedded PostgreSQL in {data}: a PostgreSQL (pid {os.getpid()}) is already running")
+    assert err.startswith(
+        f"vigil dev: embedded PostgreSQL in {data}: a PostgreSQL (pid {os.getpid()}) is already running"
+    )
 
 
 def test_vigil_dev_against_a_given_cloud_uses_its_clouds_yaml_and_kubeconfig(local_vigil, cloud):
     assert local_vigil.region is None
     env = local_vigil.function_env(local_vigil.functions["monitor"].spec, 0)
     assert (env["VIGIL_CLOUDS_YAML"], env["VIGIL_KUBERNETES__KUBECONFIG"], env["VIGIL_CLOUD"]) == (
-        cloud.clouds_yaml, cloud.kubeconfig, "vigil")
+        cloud.clouds_yaml,
+        cloud.kubeconfig,
+        "vigil",
+    )
     assert env["K_SINK"] == local_vigil.router.broker_urls["vigil"]
     assert "K_SINK" not in local_vigil.function_env(local_vigil.functions["purge"].spec, 0)
 
 
-def test_embedded_database_from_another_postgresql_version_is_one_clear_error(capsys, tmp_path, monkeypatch):
+def test_embedded_database_from_another_postgresql_version_is_one_clear_error(
+    capsys, tmp_path, monkeypatch
+):
     monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)
     data = tmp_path / "pgdata"
     data.mkdir()
     (data / "PG_VERSION").write_text("9.6\n")
     status, err = _run_dev(capsys, "--api-port", "0", "--data-dir", str(data))
     assert status == 2
-    assert err == (f"vigil dev: the embedded database in {data} was made by PostgreSQL 9.6, this Vigil ships "
-                   f"{shipped_postgres_major()}; move that folder away or choose another --data-dir")
+    assert err == (
+        f"vigil dev: the embedded database in {data} was made by PostgreSQL 9.6, this Vigil ships "
+        f"{shipped_postgres_major()}; move that folder away or choose another --data-dir"
+    )
 
 
 def test_the_triggers_dead_letter_sink_is_the_api_and_stores_what_it_gets(local_vigil, capsys):
@@ -180,13 +236,24 @@ def test_the_triggers_dead_letter_sink_is_the_api_and_stores_what_it_gets(local_
 
     [route] = [r for r in local_vigil.router.routes if r.name == "recover"]
     assert route.dead_letter_url == f"{local_vigil.api_url}/dead-letters"
-    dead = CloudEvent({"type": TRIGGER_TYPE, "source": "/vigil/api", "id": "dev-dead-1",
-                       "knativeerrordest": route.subscriber, "knativeerrorcode": "503"},
-                      {"notification_uuid": "dev-dead-1", "type": "VM", "reason": "created"})
+    dead = CloudEvent(
+        {
+            "type": TRIGGER_TYPE,
+            "source": "/vigil/api",
+            "id": "dev-dead-1",
+            "knativeerrordest": route.subscriber,
+            "knativeerrorcode": "503",
+        },
+        {"notification_uuid": "dev-dead-1", "type": "VM", "reason": "created"},
+    )
     headers, body = to_binary(dead)
     reply = requests.post(route.dead_letter_url, headers=headers, data=body, timeout=10)
     assert reply.status_code == 201, reply.text
     capsys.readouterr()
     assert main(["dead-letters", "--json", "--database-url", local_vigil.database_url]) == 0
     [listed] = json.loads(capsys.readouterr().out)
-    assert (listed["event_id"], listed["error_code"], listed["error_dest"]) == ("dev-dead-1", "503", route.subscriber)
+    assert (listed["event_id"], listed["error_code"], listed["error_dest"]) == (
+        "dev-dead-1",
+        "503",
+        route.subscriber,
+    )

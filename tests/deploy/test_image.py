@@ -30,5 +30,5 @@ def test_every_service_names_a_function_the_image_can_serve():
 def test_image_cmd_starts_the_function_named_by_its_environment():
     command = image_command(DOCKERFILE)
     assert command[:2] == ["sh", "-c"]
-    assert 'functions/$FUNCTION/main.py' in command[2] and '--target "$FUNCTION"' in command[2]
+    assert "functions/$FUNCTION/main.py" in command[2] and '--target "$FUNCTION"' in command[2]
     assert '--signature-type "$SIGNATURE_TYPE"' in command[2]

@@ -24,7 +24,14 @@ def manifests():
 
 def test_official_crds_are_present():
     kinds = {kind for (_, _, kind) in crd_schemas()}
-    assert {"Service", "Broker", "Trigger", "PingSource", "SinkBinding", "ApiServerSource"} <= kinds, SCHEMAS
+    assert {
+        "Service",
+        "Broker",
+        "Trigger",
+        "PingSource",
+        "SinkBinding",
+        "ApiServerSource",
+    } <= kinds, SCHEMAS
 
 
 def test_every_manifest_including_optional_components_passes_schemas_and_rules(manifests):
@@ -34,15 +41,28 @@ def test_every_manifest_including_optional_components_passes_schemas_and_rules(m
 def test_the_kustomization_defines_what_the_deployment_needs(manifests):
     kinds = [d["kind"] for d in manifests.docs]
     assert manifests.service_names() == {"api", "monitor", "recover", "purge"}
-    for kind in ("Broker", "Trigger", "PingSource", "SinkBinding", "ServiceAccount", "ClusterRole",
-                 "ClusterRoleBinding", "Job", "Secret", "ApiServerSource"):
+    for kind in (
+        "Broker",
+        "Trigger",
+        "PingSource",
+        "SinkBinding",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Job",
+        "Secret",
+        "ApiServerSource",
+    ):
         assert kind in kinds, kind
     rules = manifests.get("ClusterRole", "vigil-nodes")["rules"]
-    assert {"get", "list", "watch", "patch"} <= set(rules[0]["verbs"]) and rules[0]["resources"] == ["nodes"]
+    assert {"get", "list", "watch", "patch"} <= set(rules[0]["verbs"]) and rules[0][
+        "resources"
+    ] == ["nodes"]
     lease_role = manifests.get("Role", "vigil-node-leases")
     assert lease_role["metadata"]["namespace"] == "kube-node-lease"
-    assert manifests.get("Job", "vigil-db-upgrade")["spec"]["template"]["spec"]["containers"][0]["command"] == [
-        "vigil", "db", "upgrade"]
+    assert manifests.get("Job", "vigil-db-upgrade")["spec"]["template"]["spec"]["containers"][0][
+        "command"
+    ] == ["vigil", "db", "upgrade"]
 
 
 def test_recover_is_never_cold_and_purge_scales_to_zero(manifests):
@@ -57,7 +77,9 @@ def test_recover_is_never_cold_and_purge_scales_to_zero(manifests):
 def test_recovery_trigger_routes_the_recovery_type_to_recover_with_dead_letters(manifests):
     trigger = manifests.get("Trigger", "recover")
     prefix = manifests.config_env()["VIGIL_EVENT_TYPE_PREFIX"]
-    assert trigger["spec"]["filter"]["attributes"]["type"] == f"{prefix}.internal.recovery.requested"
+    assert (
+        trigger["spec"]["filter"]["attributes"]["type"] == f"{prefix}.internal.recovery.requested"
+    )
     assert trigger["spec"]["subscriber"]["ref"]["name"] == "recover"
     dls = trigger["spec"]["delivery"]["deadLetterSink"]
     assert (dls["ref"]["name"], dls["uri"]) == ("api", "/dead-letters")
@@ -74,30 +96,158 @@ def test_vigil_emits_24_catalogue_types_and_the_trigger():
 @pytest.mark.parametrize(
     ("kind", "name", "change", "expected"),
     [
-        ("PingSource", "monitor-tick", lambda d: d["spec"].update(schedule="*/5 * * *"), "spec.schedule"),
-        ("PingSource", "purge-tick", lambda d: d["spec"].update(schedule="17 25 * * *"), "not a valid cron"),
-        ("PingSource", "sweep-tick", lambda d: d["spec"].update(timezone="Mars/Olympus"), "unknown time zone"),
-        ("PingSource", "sweep-tick", lambda d: d["spec"].pop("schedule"), "spec.schedule is missing"),
-        ("Trigger", "recover", lambda d: d["spec"]["filter"]["attributes"].update(type="org.openstack.vigil.recovery.requested"), "nothing in Vigil emits"),
-        ("Trigger", "recover", lambda d: d["spec"]["subscriber"]["ref"].update(name="recovery"), "Service 'recovery', which is not defined"),
-        ("Trigger", "recover", lambda d: d["spec"]["delivery"].update(backoffDelay="1s"), "not an ISO 8601 duration"),
-        ("Trigger", "recover", lambda d: d["spec"]["delivery"].update(backoffPolicy="fibonacci"), "backoffPolicy"),
-        ("Trigger", "recover", lambda d: d["spec"]["delivery"].update(retries=3), "unknown delivery field"),
-        ("Trigger", "recover", lambda d: d["spec"].update(broker="default"), "not a defined Broker"),
-        ("Trigger", "recover", lambda d: d["spec"]["delivery"].pop("deadLetterSink"), "deadLetterSink"),
-        ("Broker", "vigil", lambda d: d["spec"]["delivery"].update(backoffDelay="PT"), "not an ISO 8601 duration"),
-        ("PingSource", "purge-tick", lambda d: d["spec"]["sink"]["ref"].update(name="purger"), "Service 'purger', which is not defined"),
-        ("SinkBinding", "vigil-publishers", lambda d: d["spec"]["sink"]["ref"].update(name="default"), "Broker 'default'"),
-        ("SinkBinding", "vigil-publishers", lambda d: d["spec"].pop("subject"), "matches no defined Service"),
-        ("PingSource", "monitor-tick", lambda d: d["spec"]["sink"]["ref"].pop("name"), "Service None, which is not defined"),
-        ("Service", "recover", lambda d: d["spec"]["template"]["spec"].update(timeoutSeconds=3600), "timeoutSeconds"),
-        ("Service", "api", lambda d: d["spec"]["template"]["spec"].update(containerConcurrency=5000), "containerConcurrency"),
-        ("Service", "purge", lambda d: d["spec"]["template"]["metadata"]["annotations"].update({"autoscaling.knative.dev/min-scale": "none"}), "min-scale"),
-        ("Service", "monitor", lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"][0].update(value="monitors"), "env FUNCTION"),
-        ("Service", "api", lambda d: d["spec"]["template"]["spec"].update(serviceAccountName="nobody"), "serviceAccountName"),
-        ("Service", "recover", lambda d: d["spec"]["template"]["spec"].update(containerConcurrency=50), "env THREADS"),
-        ("Job", "vigil-db-upgrade", lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"].update(key="uri"), "not defined"),
-        ("ApiServerSource", "node-changes", lambda d: d["spec"].update(mode="Everything"), "spec.mode"),
+        (
+            "PingSource",
+            "monitor-tick",
+            lambda d: d["spec"].update(schedule="*/5 * * *"),
+            "spec.schedule",
+        ),
+        (
+            "PingSource",
+            "purge-tick",
+            lambda d: d["spec"].update(schedule="17 25 * * *"),
+            "not a valid cron",
+        ),
+        (
+            "PingSource",
+            "sweep-tick",
+            lambda d: d["spec"].update(timezone="Mars/Olympus"),
+            "unknown time zone",
+        ),
+        (
+            "PingSource",
+            "sweep-tick",
+            lambda d: d["spec"].pop("schedule"),
+            "spec.schedule is missing",
+        ),
+        (
+            "Trigger",
+            "recover",
+            lambda d: d["spec"]["filter"]["attributes"].update(
+                type="org.openstack.vigil.recovery.requested"
+            ),
+            "nothing in Vigil emits",
+        ),
+        (
+            "Trigger",
+            "recover",
+            lambda d: d["spec"]["subscriber"]["ref"].update(name="recovery"),
+            "Service 'recovery', which is not defined",
+        ),
+        (
+            "Trigger",
+            "recover",
+            lambda d: d["spec"]["delivery"].update(backoffDelay="1s"),
+            "not an ISO 8601 duration",
+        ),
+        (
+            "Trigger",
+            "recover",
+            lambda d: d["spec"]["delivery"].update(backoffPolicy="fibonacci"),
+            "backoffPolicy",
+        ),
+        (
+            "Trigger",
+            "recover",
+            lambda d: d["spec"]["delivery"].update(retries=3),
+            "unknown delivery field",
+        ),
+        (
+            "Trigger",
+            "recover",
+            lambda d: d["spec"].update(broker="default"),
+            "not a defined Broker",
+        ),
+        (
+            "Trigger",
+            "recover",
+            lambda d: d["spec"]["delivery"].pop("deadLetterSink"),
+            "deadLetterSink",
+        ),
+        (
+            "Broker",
+            "vigil",
+            lambda d: d["spec"]["delivery"].update(backoffDelay="PT"),
+            "not an ISO 8601 duration",
+        ),
+        (
+            "PingSource",
+            "purge-tick",
+            lambda d: d["spec"]["sink"]["ref"].update(name="purger"),
+            "Service 'purger', which is not defined",
+        ),
+        (
+            "SinkBinding",
+            "vigil-publishers",
+            lambda d: d["spec"]["sink"]["ref"].update(name="default"),
+            "Broker 'default'",
+        ),
+        (
+            "SinkBinding",
+            "vigil-publishers",
+            lambda d: d["spec"].pop("subject"),
+            "matches no defined Service",
+        ),
+        (
+            "PingSource",
+            "monitor-tick",
+            lambda d: d["spec"]["sink"]["ref"].pop("name"),
+            "Service None, which is not defined",
+        ),
+        (
+            "Service",
+            "recover",
+            lambda d: d["spec"]["template"]["spec"].update(timeoutSeconds=3600),
+            "timeoutSeconds",
+        ),
+        (
+            "Service",
+            "api",
+            lambda d: d["spec"]["template"]["spec"].update(containerConcurrency=5000),
+            "containerConcurrency",
+        ),
+        (
+            "Service",
+            "purge",
+            lambda d: d["spec"]["template"]["metadata"]["annotations"].update(
+                {"autoscaling.knative.dev/min-scale": "none"}
+            ),
+            "min-scale",
+        ),
+        (
+            "Service",
+            "monitor",
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"][0].update(
+                value="monitors"
+            ),
+            "env FUNCTION",
+        ),
+        (
+            "Service",
+            "api",
+            lambda d: d["spec"]["template"]["spec"].update(serviceAccountName="nobody"),
+            "serviceAccountName",
+        ),
+        (
+            "Service",
+            "recover",
+            lambda d: d["spec"]["template"]["spec"].update(containerConcurrency=50),
+            "env THREADS",
+        ),
+        (
+            "Job",
+            "vigil-db-upgrade",
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"][
+                "secretKeyRef"
+            ].update(key="uri"),
+            "not defined",
+        ),
+        (
+            "ApiServerSource",
+            "node-changes",
+            lambda d: d["spec"].update(mode="Everything"),
+            "spec.mode",
+        ),
     ],
 )
 def test_broken_manifest_fails_the_rules(manifests, kind, name, change, expected):
@@ -108,13 +258,43 @@ def test_broken_manifest_fails_the_rules(manifests, kind, name, change, expected
 @pytest.mark.parametrize(
     ("kind", "name", "change", "expected"),
     [
-        ("Service", "recover", lambda d: d["spec"]["template"]["spec"].update(containerConcurency=4), "containerConcurency"),
-        ("Service", "api", lambda d: d["spec"]["template"]["spec"].update(timeoutSeconds="ten"), "timeoutSeconds"),
-        ("PingSource", "monitor-tick", lambda d: d["spec"].update(schedule=5), "is not of type 'string'"),
-        ("PingSource", "monitor-tick", lambda d: d["spec"].update(data={"tick": "monitor"}), "spec.data"),
-        ("Broker", "vigil", lambda d: d["spec"]["delivery"].update(retry="five"), "spec.delivery.retry"),
+        (
+            "Service",
+            "recover",
+            lambda d: d["spec"]["template"]["spec"].update(containerConcurency=4),
+            "containerConcurency",
+        ),
+        (
+            "Service",
+            "api",
+            lambda d: d["spec"]["template"]["spec"].update(timeoutSeconds="ten"),
+            "timeoutSeconds",
+        ),
+        (
+            "PingSource",
+            "monitor-tick",
+            lambda d: d["spec"].update(schedule=5),
+            "is not of type 'string'",
+        ),
+        (
+            "PingSource",
+            "monitor-tick",
+            lambda d: d["spec"].update(data={"tick": "monitor"}),
+            "spec.data",
+        ),
+        (
+            "Broker",
+            "vigil",
+            lambda d: d["spec"]["delivery"].update(retry="five"),
+            "spec.delivery.retry",
+        ),
         ("Job", "vigil-db-upgrade", lambda d: d["spec"].update(backofLimit=3), "backofLimit"),
-        ("ClusterRole", "vigil-nodes", lambda d: d["rules"][0].update(verbs="get"), "rules.0.verbs"),
+        (
+            "ClusterRole",
+            "vigil-nodes",
+            lambda d: d["rules"][0].update(verbs="get"),
+            "rules.0.verbs",
+        ),
     ],
 )
 def test_broken_manifest_fails_the_schemas(manifests, kind, name, change, expected):

@@ -42,7 +42,9 @@ class Endpoint:
         self.received: list[tuple[float, dict, bytes]] = []
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
 
     def _app(self, environ, start_response):
         request = Request(environ)
@@ -91,7 +93,12 @@ def router_for(endpoints):
     def start(recover_statuses=(200,)):
         recover = endpoints(recover_statuses)
         dead_letters = endpoints(handler=lambda headers, body: receive(headers, body))
-        services = {"recover": recover.url, "api": dead_letters.url, "monitor": recover.url, "purge": recover.url}
+        services = {
+            "recover": recover.url,
+            "api": dead_letters.url,
+            "monitor": recover.url,
+            "purge": recover.url,
+        }
         router = Router(fast(load_manifests()), services).start()
         routers.append(router)
         return router, recover
@@ -103,8 +110,13 @@ def router_for(endpoints):
 
 def trigger_event(event_id="n-1"):
     return CloudEvent(
-        {"type": TRIGGER_TYPE, "source": "/vigil/api", "id": event_id, "subject": event_id,
-         "datacontenttype": "application/json"},
+        {
+            "type": TRIGGER_TYPE,
+            "source": "/vigil/api",
+            "id": event_id,
+            "subject": event_id,
+            "datacontenttype": "application/json",
+        },
         {"notification_uuid": event_id, "type": "COMPUTE_HOST", "reason": "created"},
     )
 
@@ -115,7 +127,10 @@ def publish(router, event, structured=False):
 
 
 def settled(router, count=1, timeout=10):
-    assert router.wait_for(lambda records: len(records) >= count and all(r.outcome != "pending" for r in records), timeout)
+    assert router.wait_for(
+        lambda records: len(records) >= count and all(r.outcome != "pending" for r in records),
+        timeout,
+    )
     return router.records
 
 
@@ -133,7 +148,9 @@ def test_event_of_the_recovery_type_is_accepted_and_delivered_to_recover(router_
 
 def test_event_no_trigger_matches_is_accepted_and_not_delivered(router_for):
     router, recover = router_for()
-    catalogue = CloudEvent({"type": "org.openstack.vigil.segment.create.end", "source": "/vigil/api"}, {"uuid": "x"})
+    catalogue = CloudEvent(
+        {"type": "org.openstack.vigil.segment.create.end", "source": "/vigil/api"}, {"uuid": "x"}
+    )
     assert publish(router, catalogue).status_code == 202
     time.sleep(0.3)
     assert router.records == [] and recover.received == []
@@ -179,7 +196,9 @@ def test_unreachable_subscriber_is_retried_then_dead_lettered(db, endpoints):
     dead_letters = endpoints(handler=lambda headers, body: receive(headers, body))
     closed = endpoints()
     closed.stop()
-    router = Router(fast(load_manifests()), {"recover": closed.url, "api": dead_letters.url}).start()
+    router = Router(
+        fast(load_manifests()), {"recover": closed.url, "api": dead_letters.url}
+    ).start()
     try:
         publish(router, trigger_event("n-gone"))
         [record] = settled(router)
@@ -208,7 +227,12 @@ UTC = dt.UTC
     ("expression", "timezone", "after", "expected"),
     [
         ("* * * * *", None, "2026-01-01T10:00:30", "2026-01-01T10:01:00"),
-        ("*/10 * * * * *", None, "2026-01-01T10:00:31", "2026-01-01T10:00:40"),  # Quartz seconds first
+        (
+            "*/10 * * * * *",
+            None,
+            "2026-01-01T10:00:31",
+            "2026-01-01T10:00:40",
+        ),  # Quartz seconds first
         ("17 3 * * *", "Etc/UTC", "2026-01-01T10:00:00", "2026-01-02T03:17:00"),
         ("17 3 * * *", "Europe/Berlin", "2026-01-01T10:00:00", "2026-01-02T02:17:00"),
         ("CRON_TZ=Asia/Tokyo 0 0 * * *", None, "2026-01-01T10:00:00", "2026-01-01T15:00:00"),
@@ -223,7 +247,16 @@ def test_pingsource_schedule_gives_the_next_fire_time(expression, timezone, afte
 
 
 @pytest.mark.parametrize(
-    "expression", ["* * * *", "60 * * * *", "* * * * * * *", "@every", "@every 5 minutes", "@fortnightly", "TZ=Nowhere/City * * * * *"]
+    "expression",
+    [
+        "* * * *",
+        "60 * * * *",
+        "* * * * * * *",
+        "@every",
+        "@every 5 minutes",
+        "@fortnightly",
+        "TZ=Nowhere/City * * * * *",
+    ],
 )
 def test_invalid_schedule_is_rejected(expression):
     with pytest.raises(WiringError):
@@ -231,10 +264,15 @@ def test_invalid_schedule_is_rejected(expression):
 
 
 def test_pingsources_resolve_to_their_services():
-    network = LocalNetwork({"monitor": "http://m", "recover": "http://r", "purge": "http://p", "api": "http://a"})
+    network = LocalNetwork(
+        {"monitor": "http://m", "recover": "http://r", "purge": "http://p", "api": "http://a"}
+    )
     ticks = {t.name: t for t in build_ticks(load_manifests(MANIFESTS), network)}
     assert {n: t.sink for n, t in ticks.items()} == {
-        "monitor-tick": "http://m", "sweep-tick": "http://r", "purge-tick": "http://p"}
+        "monitor-tick": "http://m",
+        "sweep-tick": "http://r",
+        "purge-tick": "http://p",
+    }
 
 
 def test_scheduler_sends_ping_events_to_the_sink_on_schedule(endpoints):
@@ -259,5 +297,13 @@ def test_scheduler_sends_ping_events_to_the_sink_on_schedule(endpoints):
 def test_broker_answers_404_for_a_broker_that_is_not_defined(router_for):
     router, _ = router_for()
     headers, body = to_binary(trigger_event())
-    assert requests.post(f"{router.url}/vigil", headers=headers, data=body, timeout=5).status_code == 404
-    assert requests.post(f"{router.url}/vigil/other", headers=headers, data=body, timeout=5).status_code == 404
+    assert (
+        requests.post(f"{router.url}/vigil", headers=headers, data=body, timeout=5).status_code
+        == 404
+    )
+    assert (
+        requests.post(
+            f"{router.url}/vigil/other", headers=headers, data=body, timeout=5
+        ).status_code
+        == 404
+    )

@@ -46,7 +46,9 @@ class EventReceiver:
         if request.content_type and request.content_type.startswith("application/cloudevents+json"):
             event = json.loads(request.get_data())
         else:
-            event = {k[3:].lower(): v for k, v in request.headers.items() if k.lower().startswith("ce-")}
+            event = {
+                k[3:].lower(): v for k, v in request.headers.items() if k.lower().startswith("ce-")
+            }
             event["data"] = json.loads(request.get_data() or b"null")
         with self._lock:
             self.events.append(event)
@@ -76,14 +78,21 @@ class Rig:
             time.sleep(wait)
         self.last_tick = time.monotonic()
         event_id = str(uuid.uuid4())
-        attrs = {"specversion": "1.0", "type": PING_TYPE, "id": event_id,
-                 "source": "/apis/v1/namespaces/vigil/pingsources/monitor-tick"}
+        attrs = {
+            "specversion": "1.0",
+            "type": PING_TYPE,
+            "id": event_id,
+            "source": "/apis/v1/namespaces/vigil/pingsources/monitor-tick",
+        }
         if structured:
             body = json.dumps({**attrs, "datacontenttype": "application/json", "data": {}})
             headers = {"Content-Type": "application/cloudevents+json"}
         else:
             body = "{}"
-            headers = {"Content-Type": "application/json", **{f"ce-{k}": v for k, v in attrs.items()}}
+            headers = {
+                "Content-Type": "application/json",
+                **{f"ce-{k}": v for k, v in attrs.items()},
+            }
         response = requests.post(self.url, data=body, headers=headers, timeout=60)
         assert response.status_code < 300, response.text
         return response
@@ -130,14 +139,26 @@ def register(segments: dict[str, list[str]]) -> dict[str, str]:
     placed = {}
     with session_scope() as session:
         for name, members in segments.items():
-            segment = Segment(uuid=str(uuid.uuid4()), name=name, service_type="COMPUTE",
-                              recovery_method="auto", created_at=now)
+            segment = Segment(
+                uuid=str(uuid.uuid4()),
+                name=name,
+                service_type="COMPUTE",
+                recovery_method="auto",
+                created_at=now,
+            )
             session.add(segment)
             session.flush()
             for host in members:
-                session.add(Host(uuid=str(uuid.uuid4()), name=host, type="COMPUTE",
-                                 control_attributes="SSH", failover_segment_id=segment.uuid,
-                                 created_at=now))
+                session.add(
+                    Host(
+                        uuid=str(uuid.uuid4()),
+                        name=host,
+                        type="COMPUTE",
+                        control_attributes="SSH",
+                        failover_segment_id=segment.uuid,
+                        created_at=now,
+                    )
+                )
                 placed[host] = name
     return placed
 
@@ -153,9 +174,14 @@ def monitor_rig(db, region_factory, monkeypatch, tmp_path):
     """
     started = []
 
-    def start(hosts: int = 8, segments: dict[str, list[str]] | None = None,
-              env: dict[str, str] | None = None, env_factory=None, register_hosts: bool = True,
-              **region_kw) -> Rig:
+    def start(
+        hosts: int = 8,
+        segments: dict[str, list[str]] | None = None,
+        env: dict[str, str] | None = None,
+        env_factory=None,
+        register_hosts: bool = True,
+        **region_kw,
+    ) -> Rig:
         region_kw.setdefault("time_scale", TIME_SCALE)
         region = region_factory(hosts=hosts, **region_kw)
         sink = EventReceiver()

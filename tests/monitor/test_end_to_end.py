@@ -24,14 +24,22 @@ def test_power_off_leads_to_a_notification_and_recovered_servers(monitor_rig):
             env={**FAST, "VIGIL_SINK": broker.url, "VIGIL_AUTH_STRATEGY": "noauth"},
         )
         http = requests.Session()
-        segment = http.post(f"{api.url}/v1/segments", timeout=30, json={"segment": {
-            "name": "rack-1", "service_type": "COMPUTE", "recovery_method": "auto"}})
+        segment = http.post(
+            f"{api.url}/v1/segments",
+            timeout=30,
+            json={
+                "segment": {"name": "rack-1", "service_type": "COMPUTE", "recovery_method": "auto"}
+            },
+        )
         assert segment.status_code < 300, segment.text
         segment_uuid = segment.json()["segment"]["uuid"]
         host_uuids = {}
         for host in rig.region.hosts:
-            created = http.post(f"{api.url}/v1/segments/{segment_uuid}/hosts", timeout=30, json={
-                "host": {"name": host, "type": "COMPUTE", "control_attributes": "SSH"}})
+            created = http.post(
+                f"{api.url}/v1/segments/{segment_uuid}/hosts",
+                timeout=30,
+                json={"host": {"name": host, "type": "COMPUTE", "control_attributes": "SSH"}},
+            )
             assert created.status_code < 300, created.text
             host_uuids[host] = created.json()["host"]["uuid"]
         rig.run_ticks(2)
@@ -58,7 +66,8 @@ def test_power_off_leads_to_a_notification_and_recovered_servers(monitor_rig):
 
         health = http.get(
             f"{api.url}/v1/segments/{segment_uuid}/hosts/{host_uuids['compute-001']}/health",
-            headers={"OpenStack-API-Version": "instance-ha 1.4"}, timeout=30,
+            headers={"OpenStack-API-Version": "instance-ha 1.4"},
+            timeout=30,
         )
         assert health.status_code == 200, health.text
         view = health.json()["health"]

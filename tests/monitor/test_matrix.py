@@ -41,14 +41,19 @@ def test_operator_matrix_file_overrides_the_default(tmp_path):
         ("sequence: [manage, manage]\nmatrix: []\n", "unique"),
         ("sequence: [mgmt]\nmatrix: []\n", "'mgmt' is not one of"),
         ("matrix:\n  - health: [up, down]\n    action: [recovery]\n", "must list 3 values"),
-        ("matrix:\n  - health: [up, up, sideways]\n    action: []\n", "'sideways' is not 'up' or 'down'"),
+        (
+            "matrix:\n  - health: [up, up, sideways]\n    action: []\n",
+            "'sideways' is not 'up' or 'down'",
+        ),
         ("matrix:\n  - health: [up, up, down]\n    action: [reboot]\n", "'reboot' is not one of"),
         ("matrix:\n  - health: [up, up, down]\n", "exactly the keys"),
         ("sequence: [manage\n", "not valid YAML"),
         ("- just a list\n", "expected a mapping"),
     ],
 )
-def test_invalid_matrix_file_is_rejected_with_a_message_naming_the_problem(tmp_path, content, message):
+def test_invalid_matrix_file_is_rejected_with_a_message_naming_the_problem(
+    tmp_path, content, message
+):
     path = tmp_path / "matrix.yaml"
     path.write_text(content)
     with pytest.raises(MatrixError, match=message) as caught:

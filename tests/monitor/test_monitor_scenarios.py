@@ -235,9 +235,18 @@ def test_power_controller_not_answering_gives_stopped_unknown(monitor_rig, caplo
 
 def test_events_other_than_ticks_are_acknowledged_and_ignored(monitor_rig):
     rig = monitor_rig(hosts=2)
-    response = requests.post(rig.url, data="{}", timeout=30, headers={
-        "Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "x-1",
-        "ce-type": "com.example.unrelated", "ce-source": "/elsewhere"})
+    response = requests.post(
+        rig.url,
+        data="{}",
+        timeout=30,
+        headers={
+            "Content-Type": "application/json",
+            "ce-specversion": "1.0",
+            "ce-id": "x-1",
+            "ce-type": "com.example.unrelated",
+            "ce-source": "/elsewhere",
+        },
+    )
     assert response.status_code == 200
     assert rig.all_samples() == []
 

@@ -62,7 +62,11 @@ def test_storage_network_cut_is_reported_for_recovery(monitor_rig, probes):
     rig.ticks_until(lambda: rig.notifications())
     (row,) = rig.notifications()
     # Still powered on and not tainted: nothing proves it off, so recovery is asked with UNKNOWN.
-    assert row.payload == {"event": "STOPPED", "cluster_status": "OFFLINE", "host_status": "UNKNOWN"}
+    assert row.payload == {
+        "event": "STOPPED",
+        "cluster_status": "OFFLINE",
+        "host_status": "UNKNOWN",
+    }
     assert rig.samples("compute-004")[-1].networks["storage"] == "down"
 
 

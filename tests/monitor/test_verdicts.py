@@ -48,7 +48,11 @@ def test_alive_to_dead_then_back_asks_for_stopped_then_started():
     assert feed(state, ["up", "down"]) == [None, "STOPPED"]
     assert report_for(state, None) == "STOPPED/UNKNOWN"
     assert report_for(state, "out-of-service-taint") == "STOPPED/NORMAL"
-    state.set(pending_transition=None, last_reported="STOPPED/NORMAL", last_reported_at=state.settled_since)
+    state.set(
+        pending_transition=None,
+        last_reported="STOPPED/NORMAL",
+        last_reported_at=state.settled_since,
+    )
     advance(state, ["up", "down", "up"], 1, T0 + dt.timedelta(minutes=5), FLAP)
     assert state.pending_transition == "STARTED"
     assert report_for(state, None) == "STARTED/NORMAL"
@@ -57,7 +61,12 @@ def test_alive_to_dead_then_back_asks_for_stopped_then_started():
 def test_state_changes_only_when_the_last_n_samples_agree():
     state = HostState("h")
     assert feed(state, ["up", "up", "down", "up", "down", "down"], samples=2) == [
-        None, None, None, None, None, "STOPPED",
+        None,
+        None,
+        None,
+        None,
+        None,
+        "STOPPED",
     ]
 
 

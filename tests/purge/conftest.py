@@ -63,23 +63,44 @@ class Seeder:
         seg_uuid = str(uuid.uuid4())
         with self.engine.begin() as conn:
             self._create(
-                conn, Segment, deleted_days, uuid=seg_uuid, name=name, service_type="COMPUTE",
-                recovery_method="auto", created_at=days_ago(400),
+                conn,
+                Segment,
+                deleted_days,
+                uuid=seg_uuid,
+                name=name,
+                service_type="COMPUTE",
+                recovery_method="auto",
+                created_at=days_ago(400),
             )
         return seg_uuid
 
-    def host(self, name: str, segment_uuid: str, deleted_days: float | None = None, monitored: bool = True) -> str:
+    def host(
+        self,
+        name: str,
+        segment_uuid: str,
+        deleted_days: float | None = None,
+        monitored: bool = True,
+    ) -> str:
         host_uuid = str(uuid.uuid4())
         with self.engine.begin() as conn:
             self._create(
-                conn, Host, deleted_days, uuid=host_uuid, name=name, type="COMPUTE",
-                control_attributes="SSH", failover_segment_id=segment_uuid,
-                created_at=days_ago(400), updated_at=days_ago(300),
+                conn,
+                Host,
+                deleted_days,
+                uuid=host_uuid,
+                name=name,
+                type="COMPUTE",
+                control_attributes="SSH",
+                failover_segment_id=segment_uuid,
+                created_at=days_ago(400),
+                updated_at=days_ago(300),
             )
             if monitored:
                 conn.execute(
                     pg_insert(HostMonitorState)
-                    .values(host_name=name, host_uuid=host_uuid, settled_state="alive", transitions=[])
+                    .values(
+                        host_name=name, host_uuid=host_uuid, settled_state="alive", transitions=[]
+                    )
                     .on_conflict_do_nothing()
                 )
         return host_uuid
@@ -98,11 +119,19 @@ class Seeder:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(Notification).values(
-                    notification_uuid=n_uuid, generated_time=created, type="COMPUTE_HOST",
-                    payload={"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
-                    status=status, source_host_uuid=host_uuid or str(uuid.uuid4()),
+                    notification_uuid=n_uuid,
+                    generated_time=created,
+                    type="COMPUTE_HOST",
+                    payload={
+                        "event": "STOPPED",
+                        "host_status": "NORMAL",
+                        "cluster_status": "OFFLINE",
+                    },
+                    status=status,
+                    source_host_uuid=host_uuid or str(uuid.uuid4()),
                     failover_segment_uuid=segment_uuid or str(uuid.uuid4()),
-                    created_at=created, updated_at=days_ago(updated_days),
+                    created_at=created,
+                    updated_at=days_ago(updated_days),
                 )
             )
             if children:
@@ -110,9 +139,13 @@ class Seeder:
                     insert(VMove),
                     [
                         dict(
-                            uuid=str(uuid.uuid4()), notification_uuid=n_uuid,
-                            instance_uuid=str(uuid.uuid4()), instance_name=f"vm-{i}",
-                            type="evacuation", status="succeeded", created_at=created,
+                            uuid=str(uuid.uuid4()),
+                            notification_uuid=n_uuid,
+                            instance_uuid=str(uuid.uuid4()),
+                            instance_name=f"vm-{i}",
+                            type="evacuation",
+                            status="succeeded",
+                            created_at=created,
                         )
                         for i in range(children)
                     ],
@@ -121,15 +154,23 @@ class Seeder:
                     insert(RecoveryProgress),
                     [
                         dict(
-                            notification_uuid=n_uuid, attempt=1, step_name=f"step_{i}",
-                            state="SUCCESS", progress=1.0, details=[], created_at=created,
+                            notification_uuid=n_uuid,
+                            attempt=1,
+                            step_name=f"step_{i}",
+                            state="SUCCESS",
+                            progress=1.0,
+                            details=[],
+                            created_at=created,
                         )
                         for i in range(children)
                     ],
                 )
                 conn.execute(
                     insert(RecoveryAttempt).values(
-                        notification_uuid=n_uuid, number=1, kind="auto", outcome="succeeded",
+                        notification_uuid=n_uuid,
+                        number=1,
+                        kind="auto",
+                        outcome="succeeded",
                         started_at=created,
                     )
                 )
@@ -139,9 +180,16 @@ class Seeder:
         vm_uuid = str(uuid.uuid4())
         with self.engine.begin() as conn:
             self._create(
-                conn, VMove, deleted_days, uuid=vm_uuid, notification_uuid=notification_uuid,
-                instance_uuid=str(uuid.uuid4()), instance_name="vm-x", type="evacuation",
-                status="succeeded", created_at=days_ago(400),
+                conn,
+                VMove,
+                deleted_days,
+                uuid=vm_uuid,
+                notification_uuid=notification_uuid,
+                instance_uuid=str(uuid.uuid4()),
+                instance_name="vm-x",
+                type="evacuation",
+                status="succeeded",
+                created_at=days_ago(400),
             )
         return vm_uuid
 

@@ -48,7 +48,9 @@ def tick(url: str, mode: str) -> requests.Response:
 def vigil_purge(*args: str, terminal: bool = False) -> subprocess.CompletedProcess:
     command = [str(VIGIL), "db", "purge", *args]
     if not terminal:
-        return subprocess.run(command, capture_output=True, text=True, timeout=60, env=os.environ.copy())
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=60, env=os.environ.copy()
+        )
     # Read the terminal while the command runs: an unread pty fills and blocks its writes.
     leader, follower = pty.openpty()
     proc = subprocess.Popen(command, stdout=follower, stderr=subprocess.PIPE, text=True)
@@ -96,7 +98,13 @@ def survivors(seed, rows: dict[str, tuple]) -> set[str]:
     }
 
 
-EXPECTED_SURVIVORS = {"running-old", "finished-recent", "host-recently-deleted", "host-live", "segment-live"}
+EXPECTED_SURVIVORS = {
+    "running-old",
+    "finished-recent",
+    "host-recently-deleted",
+    "host-live",
+    "segment-live",
+}
 EXPECTED_COUNTS = {
     "notifications": 3,
     "vmoves": 6,
@@ -234,7 +242,9 @@ def test_command_against_an_unreachable_database_fails_plainly(seed, monkeypatch
     assert "Traceback" not in result.stderr
 
 
-def test_tick_during_a_running_command_purge_answers_2xx_and_leaves_the_work_to_it(seed, function, caplog):
+def test_tick_during_a_running_command_purge_answers_2xx_and_leaves_the_work_to_it(
+    seed, function, caplog
+):
     with seed.engine.begin() as conn:
         conn.execute(
             text(
@@ -246,13 +256,20 @@ def test_tick_during_a_running_command_purge_answers_2xx_and_leaves_the_work_to_
     caplog.set_level("INFO", logger="vigil.purge")
     env = dict(os.environ, VIGIL_PURGE__PURGE_BATCH_SIZE="10")
     command = subprocess.Popen(
-        [str(VIGIL), "db", "purge"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [str(VIGIL), "db", "purge"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         with seed.engine.connect() as conn:
-            while command.poll() is None and not conn.execute(
-                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
-            ).scalar_one():
+            while (
+                command.poll() is None
+                and not conn.execute(
+                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+                ).scalar_one()
+            ):
                 conn.rollback()
                 time.sleep(0.02)
         assert command.poll() is None, "the command finished before the tick could overlap it"

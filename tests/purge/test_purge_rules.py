@@ -22,7 +22,9 @@ from shared.models import (
 from shared.purge import PurgeArgumentError, check_arguments, purge
 
 
-def test_old_finished_failed_and_ignored_notifications_go_with_their_vmoves_progress_and_attempts(seed):
+def test_old_finished_failed_and_ignored_notifications_go_with_their_vmoves_progress_and_attempts(
+    seed,
+):
     for status in ("finished", "failed", "ignored"):
         seed.notification(status, 31, children=3)
     kept = seed.notification("finished", 29, children=3)
@@ -45,7 +47,11 @@ def test_notification_in_progress_is_never_purged_however_old(seed, status):
     report = purge(0, -1)
 
     assert seed.uuids(Notification, Notification.notification_uuid) == {n_uuid}
-    assert seed.count(VMove) == 2 and seed.count(RecoveryProgress) == 2 and seed.count(RecoveryAttempt) == 1
+    assert (
+        seed.count(VMove) == 2
+        and seed.count(RecoveryProgress) == 2
+        and seed.count(RecoveryAttempt) == 1
+    )
     assert report.nothing_to_do
 
 
@@ -79,7 +85,11 @@ def test_soft_deleted_host_goes_with_its_monitor_state_and_live_or_recent_hosts_
     report = purge(30, -1)
 
     assert seed.uuids(Host) == {recent, live, readded}
-    assert seed.uuids(HostMonitorState, HostMonitorState.host_name) == {"compute-2", "compute-3", "compute-4"}
+    assert seed.uuids(HostMonitorState, HostMonitorState.host_name) == {
+        "compute-2",
+        "compute-3",
+        "compute-4",
+    }
     assert report.removed["hosts"] == 2
     assert report.removed["host_monitor_states"] == 1
     assert gone not in seed.uuids(Host)
@@ -190,7 +200,8 @@ def test_notification_locked_by_another_transaction_is_skipped_without_waiting(s
     other = seed.notification("finished", 40)
     with get_engine().connect() as api:
         api.execute(
-            text("SELECT id FROM notifications WHERE notification_uuid = :u FOR UPDATE"), {"u": locked}
+            text("SELECT id FROM notifications WHERE notification_uuid = :u FOR UPDATE"),
+            {"u": locked},
         )
         started = time.monotonic()
         report = purge(30, -1)
@@ -198,7 +209,9 @@ def test_notification_locked_by_another_transaction_is_skipped_without_waiting(s
         api.rollback()
 
     assert seed.uuids(Notification, Notification.notification_uuid) == {locked}
-    assert report.removed["notifications"] == 1 and other not in seed.uuids(Notification, Notification.notification_uuid)
+    assert report.removed["notifications"] == 1 and other not in seed.uuids(
+        Notification, Notification.notification_uuid
+    )
     assert waited < 5  # generous: SKIP LOCKED never waits for the lock
 
 
@@ -207,13 +220,17 @@ def test_batch_behind_a_locked_child_times_out_is_skipped_and_retried_next_run(s
     blocked = seed.notification("finished", 40)
     free = seed.notification("finished", 40)
     with get_engine().connect() as api:
-        api.execute(text("SELECT id FROM vmoves WHERE notification_uuid = :u FOR UPDATE"), {"u": blocked})
+        api.execute(
+            text("SELECT id FROM vmoves WHERE notification_uuid = :u FOR UPDATE"), {"u": blocked}
+        )
         report = purge(30, -1)
         api.rollback()
 
     assert report.skipped_batches == 1
     assert seed.uuids(Notification, Notification.notification_uuid) == {blocked}
-    assert seed.uuids(VMove, VMove.notification_uuid) == {blocked}  # the batch left nothing half-done
+    assert seed.uuids(VMove, VMove.notification_uuid) == {
+        blocked
+    }  # the batch left nothing half-done
     assert free not in seed.uuids(Notification, Notification.notification_uuid)
     assert "skipped" in report.summary()
 

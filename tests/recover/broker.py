@@ -57,7 +57,9 @@ class Broker:
         headers, body = to_binary(event)
         for attempt in range(self.retries + 1):
             try:
-                status = requests.post(self.target, headers=headers, data=body, timeout=120).status_code
+                status = requests.post(
+                    self.target, headers=headers, data=body, timeout=120
+                ).status_code
             except requests.RequestException:
                 status = 0
             self.deliveries.append((event["subject"], status))
@@ -67,7 +69,11 @@ class Broker:
 
     def types(self, subject: str) -> list[str]:
         """Catalogue suffixes (``notification.process.start`` …) received about ``subject``."""
-        return [".".join(e["type"].split(".")[-3:]) for e in self.received if e.get("subject") == subject]
+        return [
+            ".".join(e["type"].split(".")[-3:])
+            for e in self.received
+            if e.get("subject") == subject
+        ]
 
     def idle(self) -> bool:
         return all(not w.is_alive() for w in self._workers)

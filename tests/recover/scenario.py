@@ -20,43 +20,69 @@ from shared.progress import workflow_details
 SETTLED = ("finished", "ignored", "error", "failed")
 
 
-def make_segment(recovery_method: str, hosts: list[str], reserved: list[str] = (), enabled: bool = True) -> str:
+def make_segment(
+    recovery_method: str, hosts: list[str], reserved: list[str] = (), enabled: bool = True
+) -> str:
     """A segment with Vigil host rows; reserved hosts are created last (newest first when claimed)."""
     segment_uuid = str(uuid.uuid4())
     base = utcnow() - dt.timedelta(hours=1)
     with session_scope() as session:
         session.add(
-            Segment(uuid=segment_uuid, name=f"seg-{segment_uuid[:8]}", service_type="COMPUTE",
-                    recovery_method=recovery_method, enabled=enabled, created_at=base)
+            Segment(
+                uuid=segment_uuid,
+                name=f"seg-{segment_uuid[:8]}",
+                service_type="COMPUTE",
+                recovery_method=recovery_method,
+                enabled=enabled,
+                created_at=base,
+            )
         )
         session.flush()
         for i, name in enumerate([*hosts, *reserved]):
             session.add(
-                Host(uuid=str(uuid.uuid4()), name=name, reserved=name in reserved, type="COMPUTE",
-                     control_attributes="SSH", on_maintenance=False, failover_segment_id=segment_uuid,
-                     created_at=base + dt.timedelta(seconds=i))
+                Host(
+                    uuid=str(uuid.uuid4()),
+                    name=name,
+                    reserved=name in reserved,
+                    type="COMPUTE",
+                    control_attributes="SSH",
+                    on_maintenance=False,
+                    failover_segment_id=segment_uuid,
+                    created_at=base + dt.timedelta(seconds=i),
+                )
             )
     return segment_uuid
 
 
-def notify(hostname: str, type_: str, payload: dict[str, Any], generated: dt.datetime | None = None) -> str:
+def notify(
+    hostname: str, type_: str, payload: dict[str, Any], generated: dt.datetime | None = None
+) -> str:
     """Create through the real creation path (api and monitor share it); returns the uuid."""
     view = create_notification(
-        {"type": type_, "hostname": hostname,
-         "generated_time": (generated or utcnow()).isoformat(), "payload": payload},
+        {
+            "type": type_,
+            "hostname": hostname,
+            "generated_time": (generated or utcnow()).isoformat(),
+            "payload": payload,
+        },
         "monitor",
     )
     return view["notification_uuid"]
 
 
 def host_down(hostname: str) -> str:
-    return notify(hostname, "COMPUTE_HOST",
-                  {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
+    return notify(
+        hostname,
+        "COMPUTE_HOST",
+        {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
+    )
 
 
 def trigger_event(notification_uuid: str, reason: str = "created", type_: str = "COMPUTE_HOST"):
     return events.build(
-        events.recovery_trigger_type(), "api", notification_uuid,
+        events.recovery_trigger_type(),
+        "api",
+        notification_uuid,
         {"notification_uuid": notification_uuid, "type": type_, "reason": reason},
     )
 
@@ -72,7 +98,9 @@ def deliver(url: str, event, mode: str = "binary", timeout: float = 120) -> requ
 
 def notification(notification_uuid: str) -> Notification:
     with session_scope() as session:
-        return session.scalar(select(Notification).where(Notification.notification_uuid == notification_uuid))
+        return session.scalar(
+            select(Notification).where(Notification.notification_uuid == notification_uuid)
+        )
 
 
 def host_row(name: str) -> Host:
@@ -82,14 +110,22 @@ def host_row(name: str) -> Host:
 
 def vmoves(notification_uuid: str) -> list[VMove]:
     with session_scope() as session:
-        return list(session.scalars(select(VMove).where(VMove.notification_uuid == notification_uuid).order_by(VMove.id)))
+        return list(
+            session.scalars(
+                select(VMove).where(VMove.notification_uuid == notification_uuid).order_by(VMove.id)
+            )
+        )
 
 
 def attempts(notification_uuid: str) -> list[RecoveryAttempt]:
     with session_scope() as session:
-        return list(session.scalars(
-            select(RecoveryAttempt).where(RecoveryAttempt.notification_uuid == notification_uuid)
-            .order_by(RecoveryAttempt.number)))
+        return list(
+            session.scalars(
+                select(RecoveryAttempt)
+                .where(RecoveryAttempt.notification_uuid == notification_uuid)
+                .order_by(RecoveryAttempt.number)
+            )
+        )
 
 
 def details(notification_uuid: str) -> list[dict[str, Any]]:
@@ -104,5 +140,7 @@ def wait_settled(notification_uuid: str, timeout: float = 60) -> Notification:
         if row.status in SETTLED:
             return row
         if time.monotonic() > deadline:
-            raise AssertionError(f"notification {notification_uuid} still {row.status} after {timeout} s")
+            raise AssertionError(
+                f"notification {notification_uuid} still {row.status} after {timeout} s"
+            )
         time.sleep(0.05)

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from tests.recover.scenario import (
-    attempts, deliver, details, host_down, host_row, make_segment, notification, trigger_event,
-    vmoves, wait_settled,
+    attempts,
+    deliver,
+    details,
+    host_down,
+    host_row,
+    make_segment,
+    notification,
+    trigger_event,
+    vmoves,
+    wait_settled,
 )
 
 FAILED = "compute-000"
@@ -57,7 +65,10 @@ def test_auto_evacuates_every_server_ha_enabled_first_and_finishes(cloud):
     assert all(m.dest_host == region.server(m.instance_uuid)["host"] for m in moves)
     assert all(m.start_time and m.end_time and m.type == "evacuation" for m in moves)
     assert step_names(uuid) == [
-        "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
+        "DisableComputeServiceTask",
+        "PrepareHAEnabledInstancesTask",
+        "EvacuateInstancesTask",
+    ]
     flow = {d["name"]: d for d in details(uuid)}
     assert all(d["state"] == "SUCCESS" and d["progress"] == 1.0 for d in flow.values())
     messages = [e["message"] for e in flow["PrepareHAEnabledInstancesTask"]["progress_details"]]
@@ -65,11 +76,17 @@ def test_auto_evacuates_every_server_ha_enabled_first_and_finishes(cloud):
     assert f"Total instances running on failed host '{FAILED}' is 20" in messages
     assert "Total HA Enabled instances count: '10'" in messages
     assert "Total Non-HA Enabled instances count: '10'" in messages
-    assert messages[-1] == f"Instances to be evacuated are: '{','.join(m.instance_uuid for m in moves)}'"
+    assert (
+        messages[-1]
+        == f"Instances to be evacuated are: '{','.join(m.instance_uuid for m in moves)}'"
+    )
     disable = [e["message"] for e in flow["DisableComputeServiceTask"]["progress_details"]]
     assert disable[0] == f"Disabling compute service on host: '{FAILED}'"
     assert disable[-1] == f"Disabled compute service on host: '{FAILED}'"
-    assert flow["EvacuateInstancesTask"]["progress_details"][-1]["message"] == "Evacuation process completed!"
+    assert (
+        flow["EvacuateInstancesTask"]["progress_details"][-1]["message"]
+        == "Evacuation process completed!"
+    )
     service = region.service(FAILED)
     assert service["status"] == "disabled" and service["forced_down"] is True
     assert service["disabled_reason"] == "Masakari detected host failed."
@@ -106,7 +123,9 @@ def test_only_ha_enabled_servers_move_when_evacuate_all_instances_is_off(cloud):
     ha, plain, uuid = auto_host_failure(region)
     assert wait_settled(uuid).status == "finished"
     assert_recovered(region, ha, {f"compute-00{i}" for i in range(1, 6)})
-    assert all(region.server(s)["host"] == FAILED and region.evacuation_count(s) == 0 for s in plain)
+    assert all(
+        region.server(s)["host"] == FAILED and region.evacuation_count(s) == 0 for s in plain
+    )
     assert sorted(m.instance_uuid for m in vmoves(uuid)) == sorted(ha)
 
 
@@ -174,10 +193,12 @@ def test_reserved_host_methods_move_everything_to_the_reserved_host(cloud, metho
     assert region.service("compute-005")["status"] == "enabled"
     assert host_row("compute-005").reserved is False
     assert ("nova", "POST", f"/v2.1/os-aggregates/{aggregate}/action") in [
-        r[:3] for r in region.request_log]
+        r[:3] for r in region.request_log
+    ]
     assert {m.dest_host for m in vmoves(uuid)} == {"compute-005"}
     assert [(a.kind, a.reserved_host_name, a.outcome) for a in attempts(uuid)] == [
-        ("reserved_host", "compute-005", "succeeded")]
+        ("reserved_host", "compute-005", "succeeded")
+    ]
 
 
 def test_auto_priority_uses_nova_scheduling_when_it_works(cloud):
@@ -212,7 +233,10 @@ def test_rh_priority_without_reserved_host_falls_back_to_auto_and_finishes(cloud
     assert wait_settled(uuid).status == "finished"
     assert_recovered(region, ha + plain, {f"compute-00{i}" for i in range(1, 6)})
     assert step_names(uuid) == [
-        "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
+        "DisableComputeServiceTask",
+        "PrepareHAEnabledInstancesTask",
+        "EvacuateInstancesTask",
+    ]
 
 
 @pytest.mark.parametrize("ignore_error", ["false", "true"])
@@ -222,8 +246,11 @@ def test_auto_priority_falls_back_to_reserved_host_and_ends_finished(cloud, igno
     The failed auto attempt leaves the servers in error: ignore_instances_in_error_state judges
     a server by the state it had before Vigil touched it, so the fallback still moves them.
     """
-    region = cloud(host_capacity=4, hosts=3,
-                   env={"VIGIL_HOST_FAILURE__IGNORE_INSTANCES_IN_ERROR_STATE": ignore_error})
+    region = cloud(
+        host_capacity=4,
+        hosts=3,
+        env={"VIGIL_HOST_FAILURE__IGNORE_INSTANCES_IN_ERROR_STATE": ignore_error},
+    )
     region.set_reserved("compute-002")
     for _ in range(4):
         region.boot_server("compute-001")
@@ -238,12 +265,28 @@ def test_auto_priority_falls_back_to_reserved_host_and_ends_finished(cloud, igno
         assert region.server(server_id)["vm_state"] == "active"
     flow = details(uuid)
     assert [d["name"] for d in flow] == [
-        "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask",
-        "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
-    assert [d["state"] for d in flow] == ["REVERTED", "REVERTED", "FAILURE", "SUCCESS", "SUCCESS", "SUCCESS"]
+        "DisableComputeServiceTask",
+        "PrepareHAEnabledInstancesTask",
+        "EvacuateInstancesTask",
+        "DisableComputeServiceTask",
+        "PrepareHAEnabledInstancesTask",
+        "EvacuateInstancesTask",
+    ]
+    assert [d["state"] for d in flow] == [
+        "REVERTED",
+        "REVERTED",
+        "FAILURE",
+        "SUCCESS",
+        "SUCCESS",
+        "SUCCESS",
+    ]
     first, second = attempts(uuid)
     assert (first.kind, first.outcome, second.kind, second.outcome) == (
-        "auto", "failed", "reserved_host", "succeeded")
+        "auto",
+        "failed",
+        "reserved_host",
+        "succeeded",
+    )
     assert {m.status for m in vmoves(uuid) if m.attempt == 1} == {"failed"}
     assert {m.status for m in vmoves(uuid) if m.attempt == 2} == {"succeeded"}
 
@@ -252,6 +295,7 @@ def test_structured_and_binary_deliveries_both_run_the_attempt(cloud, recover_fn
     region = cloud()
     monkeypatch.delenv("VIGIL_SINK")  # no broker: this test delivers the triggers itself
     from shared.settings import get_settings
+
     get_settings.cache_clear()
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
     server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
@@ -264,11 +308,12 @@ def test_structured_and_binary_deliveries_both_run_the_attempt(cloud, recover_fn
     assert region.evacuation_count(server) == 1
 
 
-
 def redfish(region) -> dict[str, str]:
-    return {"VIGIL_FENCING__DRIVER": "redfish",
-            "VIGIL_FENCING__REDFISH_URL_TEMPLATE": region.redfish_url_template,
-            "VIGIL_FENCING__RETRY_INTERVAL": "0.05"}
+    return {
+        "VIGIL_FENCING__DRIVER": "redfish",
+        "VIGIL_FENCING__REDFISH_URL_TEMPLATE": region.redfish_url_template,
+        "VIGIL_FENCING__RETRY_INTERVAL": "0.05",
+    }
 
 
 def test_redfish_confirms_power_off_before_forcing_down(cloud):
@@ -283,9 +328,17 @@ def test_redfish_confirms_power_off_before_forcing_down(cloud):
     assert region.server(server)["host"] != FAILED
 
 
-@pytest.mark.parametrize("mode", [{}, {"VIGIL_HOST_FAILURE__FORCE_DOWN_AFTER_FENCING": "false",
-                                       "VIGIL_WAIT_PERIOD_AFTER_SERVICE_UPDATE": "1"}],
-                         ids=["force-down", "fixed-wait"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        {},
+        {
+            "VIGIL_HOST_FAILURE__FORCE_DOWN_AFTER_FENCING": "false",
+            "VIGIL_WAIT_PERIOD_AFTER_SERVICE_UPDATE": "1",
+        },
+    ],
+    ids=["force-down", "fixed-wait"],
+)
 def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, mode):
     region = cloud(env=lambda r: {**redfish(r), **mode})
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
@@ -299,9 +352,13 @@ def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, m
 
 
 def test_unreachable_fencing_fails_before_anything_is_forced_down(cloud):
-    region = cloud(env=lambda r: {**redfish(r), "VIGIL_FENCING__REDFISH_URL_TEMPLATE":
-                                  "http://127.0.0.1:9/redfish/v1/Systems/{host}",
-                                  "VIGIL_FENCING__TIMEOUT": "0.5"})
+    region = cloud(
+        env=lambda r: {
+            **redfish(r),
+            "VIGIL_FENCING__REDFISH_URL_TEMPLATE": "http://127.0.0.1:9/redfish/v1/Systems/{host}",
+            "VIGIL_FENCING__TIMEOUT": "0.5",
+        }
+    )
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
     server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
     region.power_off(FAILED)
@@ -313,8 +370,12 @@ def test_unreachable_fencing_fails_before_anything_is_forced_down(cloud):
 
 
 def test_fixed_wait_mode_disables_then_waits(cloud):
-    region = cloud(env={"VIGIL_HOST_FAILURE__FORCE_DOWN_AFTER_FENCING": "false",
-                        "VIGIL_WAIT_PERIOD_AFTER_SERVICE_UPDATE": "1"})
+    region = cloud(
+        env={
+            "VIGIL_HOST_FAILURE__FORCE_DOWN_AFTER_FENCING": "false",
+            "VIGIL_WAIT_PERIOD_AFTER_SERVICE_UPDATE": "1",
+        }
+    )
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
     server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
     region.power_off(FAILED)
@@ -356,7 +417,9 @@ def test_a_failing_reserved_host_makes_way_for_the_next_one_and_the_notification
     region = cloud()
     region.set_reserved("compute-004")
     region.set_reserved("compute-005")
-    make_segment("reserved_host", ["compute-000", "compute-001"], reserved=["compute-004", "compute-005"])
+    make_segment(
+        "reserved_host", ["compute-000", "compute-001"], reserved=["compute-004", "compute-005"]
+    )
     region.power_off("compute-005")  # the newest reserved host is claimed first, and is dead
     ha, plain = boot_mixed(region, FAILED, 4)
     region.power_off(FAILED)
@@ -365,11 +428,16 @@ def test_a_failing_reserved_host_makes_way_for_the_next_one_and_the_notification
     assert (row.status, row.message) == ("finished", None)
     assert all(region.server(s)["host"] == "compute-004" for s in ha + plain)
     assert [(a.kind, a.reserved_host_name, a.outcome) for a in attempts(uuid)] == [
-        ("reserved_host", "compute-005", "failed"), ("reserved_host", "compute-004", "succeeded")]
+        ("reserved_host", "compute-005", "failed"),
+        ("reserved_host", "compute-004", "succeeded"),
+    ]
     assert [(d["name"], d["state"]) for d in details(uuid)] == [
-        ("DisableComputeServiceTask", "REVERTED"), ("PrepareHAEnabledInstancesTask", "REVERTED"),
+        ("DisableComputeServiceTask", "REVERTED"),
+        ("PrepareHAEnabledInstancesTask", "REVERTED"),
         ("EvacuateInstancesTask", "FAILURE"),
-        ("PrepareHAEnabledInstancesTask", "SUCCESS"), ("EvacuateInstancesTask", "SUCCESS")]
+        ("PrepareHAEnabledInstancesTask", "SUCCESS"),
+        ("EvacuateInstancesTask", "SUCCESS"),
+    ]
     assert {m.status for m in vmoves(uuid) if m.attempt == 2} == {"succeeded"}
     assert host_row("compute-004").reserved is False and host_row("compute-005").reserved is False
 
@@ -393,17 +461,25 @@ def test_progress_reads_back_through_the_api_in_masakaris_format(cloud, monkeypa
     assert wait_settled(uuid).status == "finished"
     api = serve_function("api")
     try:
-        reply = requests.get(f"{api.url}/v1/notifications/{uuid}",
-                             headers={"OpenStack-API-Version": "instance-ha 1.1"}, timeout=10)
+        reply = requests.get(
+            f"{api.url}/v1/notifications/{uuid}",
+            headers={"OpenStack-API-Version": "instance-ha 1.1"},
+            timeout=10,
+        )
     finally:
         api.stop()
     assert reply.status_code == 200, reply.text
     flow = reply.json()["notification"]["recovery_workflow_details"]
     assert [d["name"] for d in flow] == [
-        "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
+        "DisableComputeServiceTask",
+        "PrepareHAEnabledInstancesTask",
+        "EvacuateInstancesTask",
+    ]
     entry = flow[0]["progress_details"][0]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", entry["timestamp"])
-    assert entry["progress"] == "0.0" and flow[0]["progress"] == 1.0 and flow[0]["state"] == "SUCCESS"
+    assert (
+        entry["progress"] == "0.0" and flow[0]["progress"] == 1.0 and flow[0]["state"] == "SUCCESS"
+    )
 
 
 def test_nova_between_2_11_and_2_52_is_forced_down_through_the_legacy_call(cloud):

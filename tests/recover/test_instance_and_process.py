@@ -12,14 +12,25 @@ from shared.models import Notification, RecoveryAttempt
 from shared.recovery.lifecycle import Claim, claim
 from shared.settings import get_settings
 from tests.recover.scenario import (
-    deliver, details, host_row, make_segment, notify, trigger_event, vmoves, wait_settled,
+    deliver,
+    details,
+    host_row,
+    make_segment,
+    notify,
+    trigger_event,
+    vmoves,
+    wait_settled,
 )
 
 HOSTS = [f"compute-00{i}" for i in range(6)]
 
 
-def vm_down(host: str, server_id: str, event: str = "LIFECYCLE", domain_event: str = "STOPPED_FAILED") -> str:
-    return notify(host, "VM", {"event": event, "vir_domain_event": domain_event, "instance_uuid": server_id})
+def vm_down(
+    host: str, server_id: str, event: str = "LIFECYCLE", domain_event: str = "STOPPED_FAILED"
+) -> str:
+    return notify(
+        host, "VM", {"event": event, "vir_domain_event": domain_event, "instance_uuid": server_id}
+    )
 
 
 def test_ha_enabled_instance_is_stopped_started_and_confirmed_active(cloud):
@@ -31,7 +42,11 @@ def test_ha_enabled_instance_is_stopped_started_and_confirmed_active(cloud):
     assert (row.status, row.message) == ("finished", None)
     assert region.server(server)["vm_state"] == "active"
     flow = details(uuid)
-    assert [d["name"] for d in flow] == ["StopInstanceTask", "StartInstanceTask", "ConfirmInstanceActiveTask"]
+    assert [d["name"] for d in flow] == [
+        "StopInstanceTask",
+        "StartInstanceTask",
+        "ConfirmInstanceActiveTask",
+    ]
     assert all(d["state"] == "SUCCESS" for d in flow)
     stop = [e["message"] for e in flow[0]["progress_details"]]
     assert stop == [f"Stopping instance: {server}", f"Stopped instance: '{server}'"]
@@ -100,7 +115,10 @@ def test_stopped_nova_compute_is_disabled_and_confirmed(cloud):
     assert service["status"] == "disabled"
     assert service["disabled_reason"] == "Masakari detected process failed."
     assert host_row("compute-002").on_maintenance is True
-    assert [d["name"] for d in details(uuid)] == ["DisableComputeNodeTask", "ConfirmComputeNodeDisabledTask"]
+    assert [d["name"] for d in details(uuid)] == [
+        "DisableComputeNodeTask",
+        "ConfirmComputeNodeDisabledTask",
+    ]
 
 
 def test_other_stopped_process_only_puts_the_host_on_maintenance(cloud):
@@ -133,7 +151,9 @@ def test_crashed_guest_is_started_again(cloud):
     assert region.server(server)["host"] == "compute-001"
 
 
-def test_resume_after_a_succeeded_attempt_finishes_without_touching_the_server(cloud, recover_fn, monkeypatch):
+def test_resume_after_a_succeeded_attempt_finishes_without_touching_the_server(
+    cloud, recover_fn, monkeypatch
+):
     region = cloud()
     monkeypatch.delenv("VIGIL_SINK")  # the test delivers the triggers
     get_settings.cache_clear()
@@ -143,10 +163,21 @@ def test_resume_after_a_succeeded_attempt_finishes_without_touching_the_server(c
     assert isinstance(claim(uuid, "created"), Claim)
     # The worker ended its attempt successfully, then died before writing `finished`.
     with session_scope() as session:
-        session.add(RecoveryAttempt(notification_uuid=uuid, number=1, kind="instance", outcome="succeeded",
-                                    started_at=utcnow(), ended_at=utcnow()))
-        session.execute(update(Notification).where(Notification.notification_uuid == uuid)
-                        .values(attempt=1, lease_expires_at=utcnow() - dt.timedelta(minutes=1)))
+        session.add(
+            RecoveryAttempt(
+                notification_uuid=uuid,
+                number=1,
+                kind="instance",
+                outcome="succeeded",
+                started_at=utcnow(),
+                ended_at=utcnow(),
+            )
+        )
+        session.execute(
+            update(Notification)
+            .where(Notification.notification_uuid == uuid)
+            .values(attempt=1, lease_expires_at=utcnow() - dt.timedelta(minutes=1))
+        )
     seen = len(region.request_log)
     assert deliver(recover_fn.url, trigger_event(uuid, "resume", "VM")).status_code == 200
     row = wait_settled(uuid)

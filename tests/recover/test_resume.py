@@ -15,8 +15,18 @@ import pytest
 import requests
 
 from tests.recover.scenario import (
-    SETTLED, attempts, deliver, details, host_down, host_row, make_segment, notification, ping_event,
-    trigger_event, vmoves, wait_settled,
+    SETTLED,
+    attempts,
+    deliver,
+    details,
+    host_down,
+    host_row,
+    make_segment,
+    notification,
+    ping_event,
+    trigger_event,
+    vmoves,
+    wait_settled,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,10 +41,23 @@ def free_port() -> int:
 def start_recover_process(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "functions-framework"), "--target", "recover",
-         "--source", str(ROOT / "functions" / "recover" / "main.py"), "--signature-type", "cloudevent",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "functions-framework"),
+            "--target",
+            "recover",
+            "--source",
+            str(ROOT / "functions" / "recover" / "main.py"),
+            "--signature-type",
+            "cloudevent",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -57,14 +80,18 @@ def recovery_under_way_in_a_subprocess(cloud, servers: int, threads: int):
     # 5 cloud seconds per evacuation at time scale 5: one real second each.
     region = cloud(time_scale=5, env={"VIGIL_HOST_FAILURE_RECOVERY_THREADS": str(threads)})
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    ids = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(servers)]
+    ids = [
+        region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(servers)
+    ]
     region.power_off("compute-000")
     proc, url = start_recover_process({**os.environ, "VIGIL_SINK": "http://127.0.0.1:9/"})
     try:
         # Created with no working sink, delivered by hand to the subprocess only.
         uuid = host_down("compute-000")
         sender = threading.Thread(
-            target=lambda: _swallow(lambda: deliver(url, trigger_event(uuid), timeout=120)), daemon=True)
+            target=lambda: _swallow(lambda: deliver(url, trigger_event(uuid), timeout=120)),
+            daemon=True,
+        )
         sender.start()
         deadline = time.monotonic() + 30
         while not any(m.status == "succeeded" for m in vmoves(uuid)):
@@ -76,7 +103,9 @@ def recovery_under_way_in_a_subprocess(cloud, servers: int, threads: int):
     return region, ids, proc, uuid
 
 
-def test_sigkilled_recovery_resumes_after_a_sweep_tick_and_moves_no_server_twice(cloud, recover_fn, broker):
+def test_sigkilled_recovery_resumes_after_a_sweep_tick_and_moves_no_server_twice(
+    cloud, recover_fn, broker
+):
     region, servers, proc, uuid = recovery_under_way_in_a_subprocess(cloud, servers=20, threads=4)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
@@ -105,7 +134,9 @@ def _swallow(call) -> None:
 def test_two_failures_with_one_reserved_host_share_nothing(cloud):
     region = cloud(hosts=4)
     region.set_reserved("compute-003")
-    make_segment("reserved_host", ["compute-000", "compute-001", "compute-002"], reserved=["compute-003"])
+    make_segment(
+        "reserved_host", ["compute-000", "compute-001", "compute-002"], reserved=["compute-003"]
+    )
     a = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(3)]
     b = [region.boot_server("compute-001", metadata={"HA_Enabled": "True"}) for _ in range(3)]
     region.power_off("compute-000")
@@ -125,8 +156,11 @@ def test_two_failures_with_one_reserved_host_share_nothing(cloud):
 def test_rh_priority_failure_without_a_reserved_host_falls_back_to_auto(cloud):
     region = cloud(hosts=5)
     region.set_reserved("compute-004")
-    make_segment("rh_priority", ["compute-000", "compute-001", "compute-002", "compute-003"],
-                 reserved=["compute-004"])
+    make_segment(
+        "rh_priority",
+        ["compute-000", "compute-001", "compute-002", "compute-003"],
+        reserved=["compute-004"],
+    )
     a = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(3)]
     b = [region.boot_server("compute-001", metadata={"HA_Enabled": "True"}) for _ in range(3)]
     region.power_off("compute-000")
@@ -140,7 +174,9 @@ def test_rh_priority_failure_without_a_reserved_host_falls_back_to_auto(cloud):
 
 
 def test_flaky_nova_ends_every_notification_with_a_message_and_none_stuck(cloud):
-    region = cloud(hosts=8, env={"VIGIL_NOVA_REQUEST_TIMEOUT": "1", "VIGIL_WAIT_PERIOD_AFTER_EVACUATION": "5"})
+    region = cloud(
+        hosts=8, env={"VIGIL_NOVA_REQUEST_TIMEOUT": "1", "VIGIL_WAIT_PERIOD_AFTER_EVACUATION": "5"}
+    )
     make_segment("auto", [f"compute-00{i}" for i in range(8)])
     failed_hosts = ["compute-000", "compute-001", "compute-002"]
     for host in failed_hosts:
@@ -166,25 +202,37 @@ def test_flaky_nova_ends_every_notification_with_a_message_and_none_stuck(cloud)
     assert all(notification(u).status in SETTLED for u in uuids)
 
 
-@pytest.mark.parametrize("budget", [
-    "1",   # shorter than one evacuation window (15 s here): hands off by elapsed time
-    "16",  # room for one window: no server starts once it could outlast the budget
-])
+@pytest.mark.parametrize(
+    "budget",
+    [
+        "1",  # shorter than one evacuation window (15 s here): hands off by elapsed time
+        "16",  # room for one window: no server starts once it could outlast the budget
+    ],
+)
 def test_an_attempt_past_its_time_budget_hands_off_and_the_resume_finishes(cloud, broker, budget):
-    region = cloud(time_scale=10, env={"VIGIL_RECOVERY_TIME_BUDGET": budget,
-                                       "VIGIL_HOST_FAILURE_RECOVERY_THREADS": "2"})
+    region = cloud(
+        time_scale=10,
+        env={"VIGIL_RECOVERY_TIME_BUDGET": budget, "VIGIL_HOST_FAILURE_RECOVERY_THREADS": "2"},
+    )
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(12)]
+    servers = [
+        region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(12)
+    ]
     region.power_off("compute-000")
     uuid = host_down("compute-000")
     row = wait_settled(uuid, timeout=60)
     assert (row.status, row.message) == ("finished", None)
-    resumes = [e for e in broker.received if e.get("subject") == uuid and e.data.get("reason") == "resume"]
+    resumes = [
+        e for e in broker.received if e.get("subject") == uuid and e.data.get("reason") == "resume"
+    ]
     assert resumes, "the attempt should have handed off at least once"
     assert all(region.evacuation_count(s) == 1 for s in servers)
     assert len(attempts(uuid)) == 1
     assert [d["name"] for d in details(uuid)] == [
-        "DisableComputeServiceTask", "PrepareHAEnabledInstancesTask", "EvacuateInstancesTask"]
+        "DisableComputeServiceTask",
+        "PrepareHAEnabledInstancesTask",
+        "EvacuateInstancesTask",
+    ]
 
 
 @pytest.mark.parametrize("api", ["keystone", "nova"])
@@ -203,17 +251,24 @@ def test_an_unreachable_cloud_api_ends_error_with_the_reason(cloud, api):
     assert region.evacuation_count(server) == 0
 
 
-def test_the_same_trigger_at_two_recover_processes_at_once_evacuates_each_server_once(cloud, recover_fn):
+def test_the_same_trigger_at_two_recover_processes_at_once_evacuates_each_server_once(
+    cloud, recover_fn
+):
     region = cloud(time_scale=50)
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
-    servers = [region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(10)]
+    servers = [
+        region.boot_server("compute-000", metadata={"HA_Enabled": "True"}) for _ in range(10)
+    ]
     region.power_off("compute-000")
     proc, url = start_recover_process({**os.environ, "VIGIL_SINK": "http://127.0.0.1:9/"})
     try:
         uuid = host_down("compute-000")
         event = trigger_event(uuid)
-        senders = [threading.Thread(target=lambda u=u, m=m: _swallow(lambda: deliver(u, event, m)))
-                   for u in (url, recover_fn.url) for m in ("binary", "structured", "binary")]
+        senders = [
+            threading.Thread(target=lambda u=u, m=m: _swallow(lambda: deliver(u, event, m)))
+            for u in (url, recover_fn.url)
+            for m in ("binary", "structured", "binary")
+        ]
         for t in senders:
             t.start()
         for t in senders:
@@ -238,13 +293,18 @@ def test_an_expired_token_is_renewed_once_and_recovery_goes_on(cloud):
     region.power_off("compute-001")
     row = wait_settled(host_down("compute-001"))
     assert (row.status, row.message) == ("finished", None)
-    assert region.server(first)["host"] != "compute-000" and region.server(second)["host"] != "compute-001"
+    assert (
+        region.server(first)["host"] != "compute-000"
+        and region.server(second)["host"] != "compute-001"
+    )
     logins = [r for r in region.request_log if r[:3] == ("keystone", "POST", "/v3/auth/tokens")]
     assert len(logins) == 2
     assert ("nova", 401) in [(r[0], r[3]) for r in region.request_log]
 
 
-def test_an_owner_paused_past_its_lease_wakes_to_find_it_taken_and_touches_nothing(cloud, recover_fn, broker):
+def test_an_owner_paused_past_its_lease_wakes_to_find_it_taken_and_touches_nothing(
+    cloud, recover_fn, broker
+):
     region, servers, proc, uuid = recovery_under_way_in_a_subprocess(cloud, servers=12, threads=2)
     try:
         proc.send_signal(signal.SIGSTOP)

@@ -5,14 +5,34 @@ from __future__ import annotations
 import requests
 
 BODIES = [
-    b"", b"{", b"null", b"[]", b"1", b'"x"', b'{"a":1}', b'{"server": null}', b'{"server": {"name": 1}}',
+    b"",
+    b"{",
+    b"null",
+    b"[]",
+    b"1",
+    b'"x"',
+    b'{"a":1}',
+    b'{"server": null}',
+    b'{"server": {"name": 1}}',
     b'{"server": {"name": "x", "flavorRef": "2", "networks": "none", "metadata": []}}',
-    b'{"evacuate": []}', b'{"evacuate": {"host": 5}}', b'{"os-migrateLive": null}', b'{"lock": []}',
-    b'{"status": 5}', b'{"forced_down": "maybe"}', b'{"disabled_reason": []}', b'{"aggregate": []}',
-    b'{"add_host": {"host": []}}', b'{"host": [], "binary": {}}', b'{"auth": null}',
+    b'{"evacuate": []}',
+    b'{"evacuate": {"host": 5}}',
+    b'{"os-migrateLive": null}',
+    b'{"lock": []}',
+    b'{"status": 5}',
+    b'{"forced_down": "maybe"}',
+    b'{"disabled_reason": []}',
+    b'{"aggregate": []}',
+    b'{"add_host": {"host": []}}',
+    b'{"host": [], "binary": {}}',
+    b'{"auth": null}',
     b'{"auth": {"identity": {"methods": ["password"], "password": []}}}',
-    b'{"metadata": {"labels": []}}', b'{"spec": {"taints": {}}}', b'{"spec": []}', b'{"metadata": 5}',
-    b'[{"op": "add", "path": "x"}]', b'{"ResetType": []}',
+    b'{"metadata": {"labels": []}}',
+    b'{"spec": {"taints": {}}}',
+    b'{"spec": []}',
+    b'{"metadata": 5}',
+    b'[{"op": "add", "path": "x"}]',
+    b'{"ResetType": []}',
 ]
 
 
@@ -22,20 +42,29 @@ def test_garbage_bodies_on_every_writable_resource_are_4xx(region):
     aggregate = region.add_aggregate("rack", [])
     token = region.issue_token()
     targets = [
-        ("POST", "/identity/v3/auth/tokens"), ("POST", "/compute/v2.1/servers"),
-        ("POST", f"/compute/v2.1/servers/{sid}/action"), ("PUT", f"/compute/v2.1/servers/{sid}/metadata"),
-        ("PUT", f"/compute/v2.1/os-services/{svc}"), ("POST", "/compute/v2.1/os-aggregates"),
-        ("POST", f"/compute/v2.1/os-aggregates/{aggregate}/action"), ("PATCH", "/k8s/api/v1/nodes/compute-001"),
-        ("POST", "/redfish/v1/Systems/compute-002/Actions/ComputerSystem.Reset"), ("POST", "/control/inject_faults"),
+        ("POST", "/identity/v3/auth/tokens"),
+        ("POST", "/compute/v2.1/servers"),
+        ("POST", f"/compute/v2.1/servers/{sid}/action"),
+        ("PUT", f"/compute/v2.1/servers/{sid}/metadata"),
+        ("PUT", f"/compute/v2.1/os-services/{svc}"),
+        ("POST", "/compute/v2.1/os-aggregates"),
+        ("POST", f"/compute/v2.1/os-aggregates/{aggregate}/action"),
+        ("PATCH", "/k8s/api/v1/nodes/compute-001"),
+        ("POST", "/redfish/v1/Systems/compute-002/Actions/ComputerSystem.Reset"),
+        ("POST", "/control/inject_faults"),
     ]
     seen = set()
     with requests.Session() as http:
         for method, path in targets:
             for body in BODIES:
                 for version in ("2.11", "2.96"):
-                    headers = {"X-Auth-Token": token, "OpenStack-API-Version": f"compute {version}",
-                               "Content-Type": "application/merge-patch+json" if method == "PATCH"
-                               else "application/json"}
+                    headers = {
+                        "X-Auth-Token": token,
+                        "OpenStack-API-Version": f"compute {version}",
+                        "Content-Type": "application/merge-patch+json"
+                        if method == "PATCH"
+                        else "application/json",
+                    }
                     reply = http.request(method, region.url + path, data=body, headers=headers)
                     assert reply.status_code < 500, (method, path, body, reply.text)
                     seen.add(reply.status_code)

@@ -22,9 +22,23 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture
 def foreground_sim(tmp_path):
-    proc = subprocess.Popen([str(BIN / "vigil"), "sim", "--hosts", "8", "--servers-per-host", "10",
-                             "--time-scale", "100", "--workdir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            str(BIN / "vigil"),
+            "sim",
+            "--hosts",
+            "8",
+            "--servers-per-host",
+            "10",
+            "--time-scale",
+            "100",
+            "--workdir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = {}
     for line in proc.stdout:
         key, _, value = line.partition(":")
@@ -41,8 +55,22 @@ def test_vigil_sim_prints_its_files_and_openstackclient_lists_all_servers(foregr
     assert clouds_yaml == str(tmp_path / "clouds.yaml")
     assert foreground_sim["kubeconfig"] == str(tmp_path / "kubeconfig")
     env = {**os.environ, "OS_CLIENT_CONFIG_FILE": clouds_yaml}
-    out = subprocess.run([str(BIN / "openstack"), "--os-cloud", "vigil-sim", "server", "list", "--all-projects",
-                          "-f", "json"], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            str(BIN / "openstack"),
+            "--os-cloud",
+            "vigil-sim",
+            "server",
+            "list",
+            "--all-projects",
+            "-f",
+            "json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     servers = json.loads(out.stdout)
     assert len(servers) == 80 and {s["Status"] for s in servers} == {"ACTIVE"}
@@ -81,7 +109,9 @@ def test_novaclient_force_down_and_evacuate(region):
     region.sleep(6)
     server = nova.servers.get(sid)
     assert getattr(server, "OS-EXT-SRV-ATTR:host") != "compute-000"
-    assert getattr(server, "OS-EXT-STS:vm_state") == "active"  # 2.53 < 2.95: the evacuated server runs
+    assert (
+        getattr(server, "OS-EXT-STS:vm_state") == "active"
+    )  # 2.53 < 2.95: the evacuated server runs
 
 
 def test_novaclient_old_force_down_form_and_hypervisors(region):
@@ -137,7 +167,9 @@ def test_masakari_style_host_recovery_with_a_reserved_host(region_factory):
     assert sorted(evacuated) == sorted(ha)
     for sid in evacuated:
         nova.servers.evacuate(sid, host="spare")
-    assert {getattr(nova.servers.get(sid), "OS-EXT-STS:task_state") for sid in evacuated} == {"rebuilding"}
+    assert {getattr(nova.servers.get(sid), "OS-EXT-STS:task_state") for sid in evacuated} == {
+        "rebuilding"
+    }
     region.sleep(11)
     for sid in evacuated:
         server = nova.servers.get(sid)

@@ -17,7 +17,10 @@ def answers(address) -> bool:
 
 
 def test_cut_storage_network_stops_only_that_listener(region):
-    addresses = {net: region.network_address("compute-001", net) for net in ("management", "tenant", "storage")}
+    addresses = {
+        net: region.network_address("compute-001", net)
+        for net in ("management", "tenant", "storage")
+    }
     assert all(answers(a) for a in addresses.values())
     region.cut_network("compute-001", "storage")
     assert not answers(addresses["storage"])
@@ -28,7 +31,9 @@ def test_cut_storage_network_stops_only_that_listener(region):
 
 
 def test_power_off_silences_every_network_of_the_host(region):
-    addresses = [region.network_address("compute-003", net) for net in ("management", "tenant", "storage")]
+    addresses = [
+        region.network_address("compute-003", net) for net in ("management", "tenant", "storage")
+    ]
     region.power_off("compute-003")
     assert not any(answers(a) for a in addresses)
     region.power_on("compute-003")
@@ -36,7 +41,9 @@ def test_power_off_silences_every_network_of_the_host(region):
 
 
 def test_each_network_has_its_own_address(region):
-    ips = {region.network_address("compute-000", net)[0] for net in ("management", "tenant", "storage")}
+    ips = {
+        region.network_address("compute-000", net)[0] for net in ("management", "tenant", "storage")
+    }
     assert len(ips) == 3
 
 
@@ -47,7 +54,13 @@ def test_unknown_network_is_refused(region):
 
 def test_consul_members_mark_a_cut_network_failed(region):
     region.cut_network("compute-004", "tenant")
-    members = {m["Name"]: m["Status"] for m in requests.get(f"{region.consul_url('tenant')}/v1/agent/members").json()}
+    members = {
+        m["Name"]: m["Status"]
+        for m in requests.get(f"{region.consul_url('tenant')}/v1/agent/members").json()
+    }
     assert members["compute-004"] == 4 and members["compute-005"] == 1
-    storage = {m["Name"]: m["Status"] for m in requests.get(f"{region.consul_url('storage')}/v1/agent/members").json()}
+    storage = {
+        m["Name"]: m["Status"]
+        for m in requests.get(f"{region.consul_url('storage')}/v1/agent/members").json()
+    }
     assert storage["compute-004"] == 1

@@ -35,8 +35,10 @@ def test_requests_without_a_version_get_2_1_and_latest_gets_the_maximum(region):
     assert nova(region, "GET", "/servers").headers["OpenStack-API-Version"] == "compute 2.1"
     reply = nova(region, "GET", "/servers", version="latest")
     assert reply.headers["OpenStack-API-Version"] == "compute 2.96"
-    legacy = requests.get(region.nova_url + "/servers", headers={
-        "X-Auth-Token": region.issue_token(), "X-OpenStack-Nova-API-Version": "2.53"})
+    legacy = requests.get(
+        region.nova_url + "/servers",
+        headers={"X-Auth-Token": region.issue_token(), "X-OpenStack-Nova-API-Version": "2.53"},
+    )
     assert legacy.headers["X-OpenStack-Nova-API-Version"] == "2.53"
 
 
@@ -58,8 +60,14 @@ def test_missing_or_bad_token_is_401(region):
 
 
 def test_boot_server_onto_a_chosen_host_with_metadata(region, conn):
-    server = conn.compute.create_server(name="web", flavor_id="2", image_id="cirros", networks="none",
-                                        availability_zone="nova:compute-003", metadata={"HA_Enabled": "True"})
+    server = conn.compute.create_server(
+        name="web",
+        flavor_id="2",
+        image_id="cirros",
+        networks="none",
+        availability_zone="nova:compute-003",
+        metadata={"HA_Enabled": "True"},
+    )
     shown = conn.compute.get_server(server.id)
     assert shown.compute_host == "compute-003"
     assert shown.hypervisor_hostname == "compute-003"
@@ -69,13 +77,21 @@ def test_boot_server_onto_a_chosen_host_with_metadata(region, conn):
     assert region.server(server.id)["host"] == "compute-003"
 
 
-def test_boot_onto_unknown_host_is_400_and_non_admin_may_not_force_a_host(region, conn, member_conn):
+def test_boot_onto_unknown_host_is_400_and_non_admin_may_not_force_a_host(
+    region, conn, member_conn
+):
     with pytest.raises(os_exc.BadRequestException):
-        conn.compute.create_server(name="x", flavor_id="2", image_id="i", networks="none",
-                                   availability_zone="nova:nowhere")
+        conn.compute.create_server(
+            name="x", flavor_id="2", image_id="i", networks="none", availability_zone="nova:nowhere"
+        )
     with pytest.raises(os_exc.ForbiddenException):
-        member_conn.compute.create_server(name="x", flavor_id="2", image_id="i", networks="none",
-                                          availability_zone="nova:compute-001")
+        member_conn.compute.create_server(
+            name="x",
+            flavor_id="2",
+            image_id="i",
+            networks="none",
+            availability_zone="nova:compute-001",
+        )
 
 
 def test_list_filters_by_host_for_all_projects(region, conn, member_conn):
@@ -91,7 +107,9 @@ def test_list_filters_by_host_for_all_projects(region, conn, member_conn):
 
 
 def test_member_asking_for_all_tenants_is_403(region):
-    reply = nova(region, "GET", "/servers/detail?all_tenants=1", token=region.issue_token(admin=False))
+    reply = nova(
+        region, "GET", "/servers/detail?all_tenants=1", token=region.issue_token(admin=False)
+    )
     assert reply.status_code == 403
     assert "get_all_tenants" in reply.json()["forbidden"]["message"]
 
@@ -121,8 +139,10 @@ def test_malformed_action_body_is_400_never_500(region):
     sid = region.boot_server("compute-000")
     for body in (b"{", b"[]", b'{"nope": null}', b'{"os-resetState": {"state": "weird"}}'):
         reply = requests.post(
-            f"{region.nova_url}/servers/{sid}/action", data=body,
-            headers={"X-Auth-Token": region.issue_token(), "Content-Type": "application/json"})
+            f"{region.nova_url}/servers/{sid}/action",
+            data=body,
+            headers={"X-Auth-Token": region.issue_token(), "Content-Type": "application/json"},
+        )
         assert reply.status_code == 400, body
         assert "badRequest" in reply.json()
 
@@ -133,11 +153,15 @@ def test_stop_start_lock_unlock_and_reset_state(region_factory):
     sid = region.boot_server("compute-000")
     conn.compute.stop_server(sid)
     assert conn.compute.get_server(sid).task_state == "powering-off"
-    conn.compute.wait_for_server(conn.compute.get_server(sid), status="SHUTOFF", interval=0.02, wait=5)
+    conn.compute.wait_for_server(
+        conn.compute.get_server(sid), status="SHUTOFF", interval=0.02, wait=5
+    )
     with pytest.raises(os_exc.ConflictException):
         conn.compute.stop_server(sid)
     conn.compute.start_server(sid)
-    conn.compute.wait_for_server(conn.compute.get_server(sid), status="ACTIVE", interval=0.02, wait=5)
+    conn.compute.wait_for_server(
+        conn.compute.get_server(sid), status="ACTIVE", interval=0.02, wait=5
+    )
     conn.compute.lock_server(sid)
     assert conn.compute.get_server(sid).is_locked is True
     conn.compute.unlock_server(sid)
@@ -147,7 +171,9 @@ def test_stop_start_lock_unlock_and_reset_state(region_factory):
 
 
 def test_locked_server_refuses_stop_for_its_non_admin_owner(region, member_conn):
-    server = member_conn.compute.create_server(name="m", flavor_id="1", image_id="i", networks="none")
+    server = member_conn.compute.create_server(
+        name="m", flavor_id="1", image_id="i", networks="none"
+    )
     member_conn.compute.lock_server(server.id)
     with pytest.raises(os_exc.ConflictException):
         member_conn.compute.stop_server(server.id)
@@ -193,22 +219,49 @@ def test_evacuated_server_runs_before_2_95_and_stays_stopped_from_2_95(region):
     old, new = region.boot_server("compute-000"), region.boot_server("compute-000")
     region.stop_service("compute-000", "nova-compute")
     region.sleep(75)
-    assert nova(region, "POST", f"/servers/{old}/action", version="2.94", json={"evacuate": {}}).status_code == 200
-    assert nova(region, "POST", f"/servers/{new}/action", version="2.95", json={"evacuate": {}}).status_code == 200
+    assert (
+        nova(
+            region, "POST", f"/servers/{old}/action", version="2.94", json={"evacuate": {}}
+        ).status_code
+        == 200
+    )
+    assert (
+        nova(
+            region, "POST", f"/servers/{new}/action", version="2.95", json={"evacuate": {}}
+        ).status_code
+        == 200
+    )
     region.sleep(6)
     assert region.server(old)["vm_state"] == "active" and region.server(old)["power_state"] == 1
-    assert region.server(new)["vm_state"] == "stopped" and region.server(new)["host"] != "compute-000"
+    assert (
+        region.server(new)["vm_state"] == "stopped" and region.server(new)["host"] != "compute-000"
+    )
 
 
 def test_evacuate_honours_an_explicit_host_and_refuses_the_source_host(region, conn):
     sid = region.boot_server("compute-000")
     region.power_off("compute-000")
-    conn.compute.update_service_forced_down(service_of(conn, "compute-000"), "compute-000", "nova-compute", True)
-    reply = nova(region, "POST", f"/servers/{sid}/action", version="2.29",
-                 json={"evacuate": {"host": "compute-000"}})
+    conn.compute.update_service_forced_down(
+        service_of(conn, "compute-000"), "compute-000", "nova-compute", True
+    )
+    reply = nova(
+        region,
+        "POST",
+        f"/servers/{sid}/action",
+        version="2.29",
+        json={"evacuate": {"host": "compute-000"}},
+    )
     assert reply.status_code == 400 and "badRequest" in reply.json()
-    assert nova(region, "POST", f"/servers/{sid}/action", version="2.29",
-                json={"evacuate": {"host": "ghost"}}).status_code == 404
+    assert (
+        nova(
+            region,
+            "POST",
+            f"/servers/{sid}/action",
+            version="2.29",
+            json={"evacuate": {"host": "ghost"}},
+        ).status_code
+        == 404
+    )
     conn.compute.evacuate_server(sid, host="compute-005")
     region.sleep(6)
     assert region.server(sid)["host"] == "compute-005"
@@ -218,7 +271,9 @@ def test_second_evacuate_while_rebuilding_is_409(region_factory):
     region = region_factory(hosts=3, time_scale=100, evacuation_latency=100)
     conn = connect(region)
     sid = region.boot_server("compute-000")
-    conn.compute.update_service_forced_down(service_of(conn, "compute-000"), "compute-000", "nova-compute", True)
+    conn.compute.update_service_forced_down(
+        service_of(conn, "compute-000"), "compute-000", "nova-compute", True
+    )
     conn.compute.evacuate_server(sid)
     reply = nova(region, "POST", f"/servers/{sid}/action", version="2.53", json={"evacuate": {}})
     assert reply.status_code == 409 and "conflictingRequest" in reply.json()
@@ -232,7 +287,12 @@ def test_scheduler_skips_disabled_and_down_hosts(region_factory):
     region.power_off("c")
     region.power_off("a")
     region.sleep(75)
-    assert nova(region, "POST", f"/servers/{sid}/action", version="2.53", json={"evacuate": {}}).status_code == 200
+    assert (
+        nova(
+            region, "POST", f"/servers/{sid}/action", version="2.53", json={"evacuate": {}}
+        ).status_code
+        == 200
+    )
     region.sleep(6)
     assert region.server(sid)["host"] == "d"
 
@@ -243,7 +303,12 @@ def test_evacuation_without_capacity_ends_in_error_state(region_factory):
     sid = region.boot_server("a")
     region.power_off("a")
     region.sleep(75)
-    assert nova(region, "POST", f"/servers/{sid}/action", version="2.53", json={"evacuate": {}}).status_code == 200
+    assert (
+        nova(
+            region, "POST", f"/servers/{sid}/action", version="2.53", json={"evacuate": {}}
+        ).status_code
+        == 200
+    )
     region.sleep(6)
     assert region.server(sid)["vm_state"] == "error" and region.server(sid)["host"] == "a"
 
@@ -270,8 +335,13 @@ def test_disable_answers_at_once_when_forced_down_in_the_same_request(region_fac
     region.stop_service("compute-000", "nova-compute")
     svc = region.service("compute-000")["id"]
     before = region.now()
-    reply = nova(region, "PUT", f"/os-services/{svc}", version="2.53",
-                 json={"status": "disabled", "disabled_reason": "vigil", "forced_down": True})
+    reply = nova(
+        region,
+        "PUT",
+        f"/os-services/{svc}",
+        version="2.53",
+        json={"status": "disabled", "disabled_reason": "vigil", "forced_down": True},
+    )
     assert reply.status_code == 200
     assert (region.now() - before).total_seconds() < 60
     assert reply.json()["service"]["disabled_reason"] == "vigil"
@@ -292,11 +362,22 @@ def test_clearing_forced_down_is_refused_until_the_evacuated_compute_restarts(re
 
 
 def test_old_force_down_form_before_2_53(region):
-    reply = nova(region, "PUT", "/os-services/force-down", version="2.11",
-                 json={"host": "compute-001", "binary": "nova-compute", "forced_down": True})
+    reply = nova(
+        region,
+        "PUT",
+        "/os-services/force-down",
+        version="2.11",
+        json={"host": "compute-001", "binary": "nova-compute", "forced_down": True},
+    )
     assert reply.status_code == 200
-    assert reply.json()["service"] == {"host": "compute-001", "binary": "nova-compute", "forced_down": True}
-    listed = nova(region, "GET", "/os-services?binary=nova-compute", version="2.11").json()["services"]
+    assert reply.json()["service"] == {
+        "host": "compute-001",
+        "binary": "nova-compute",
+        "forced_down": True,
+    }
+    listed = nova(region, "GET", "/os-services?binary=nova-compute", version="2.11").json()[
+        "services"
+    ]
     row = next(s for s in listed if s["host"] == "compute-001")
     assert row["forced_down"] is True and row["state"] == "down" and isinstance(row["id"], int)
 
@@ -304,12 +385,28 @@ def test_old_force_down_form_before_2_53(region):
 def test_service_update_validation_is_400(region):
     svc = region.service("compute-000")["id"]
     assert nova(region, "PUT", f"/os-services/{svc}", version="2.53", json={}).status_code == 400
-    assert nova(region, "PUT", f"/os-services/{svc}", version="2.53",
-                json={"status": "enabled", "disabled_reason": "x"}).status_code == 400
-    assert nova(region, "PUT", "/os-services/not-a-uuid", version="2.53",
-                json={"status": "enabled"}).status_code == 400
-    assert nova(region, "PUT", f"/os-services/{SERVER_ID}", version="2.53",
-                json={"status": "enabled"}).status_code == 404
+    assert (
+        nova(
+            region,
+            "PUT",
+            f"/os-services/{svc}",
+            version="2.53",
+            json={"status": "enabled", "disabled_reason": "x"},
+        ).status_code
+        == 400
+    )
+    assert (
+        nova(
+            region, "PUT", "/os-services/not-a-uuid", version="2.53", json={"status": "enabled"}
+        ).status_code
+        == 400
+    )
+    assert (
+        nova(
+            region, "PUT", f"/os-services/{SERVER_ID}", version="2.53", json={"status": "enabled"}
+        ).status_code
+        == 404
+    )
 
 
 def test_member_may_not_list_services(region, member_conn):
@@ -327,22 +424,37 @@ def test_crashed_guest_is_recorded_stopped_while_its_host_stays_up(region, conn)
 
 def test_hypervisors_report_state_and_pattern_search(region, conn):
     region.power_off("compute-001")
-    conn.compute.update_service_forced_down(service_of(conn, "compute-001"), "compute-001", "nova-compute", True)
+    conn.compute.update_service_forced_down(
+        service_of(conn, "compute-001"), "compute-001", "nova-compute", True
+    )
     states = {h.name: h.state for h in conn.compute.hypervisors(details=True)}
     assert states["compute-001"] == "down" and states["compute-002"] == "up"
-    reply = nova(region, "GET", "/os-hypervisors?hypervisor_hostname_pattern=nothing-like-this", version="2.53")
+    reply = nova(
+        region,
+        "GET",
+        "/os-hypervisors?hypervisor_hostname_pattern=nothing-like-this",
+        version="2.53",
+    )
     assert reply.status_code == 404 and "itemNotFound" in reply.json()
 
 
 def test_evacuations_are_listed_as_migrations(region, conn):
     sid = region.boot_server("compute-000")
-    conn.compute.update_service_forced_down(service_of(conn, "compute-000"), "compute-000", "nova-compute", True)
+    conn.compute.update_service_forced_down(
+        service_of(conn, "compute-000"), "compute-000", "nova-compute", True
+    )
     conn.compute.evacuate_server(sid)
     region.sleep(6)
-    rows = nova(region, "GET", "/os-migrations?migration_type=evacuation", version="2.59").json()["migrations"]
-    assert [(m["instance_uuid"], m["source_compute"], m["status"]) for m in rows] == [(sid, "compute-000", "done")]
+    rows = nova(region, "GET", "/os-migrations?migration_type=evacuation", version="2.59").json()[
+        "migrations"
+    ]
+    assert [(m["instance_uuid"], m["source_compute"], m["status"]) for m in rows] == [
+        (sid, "compute-000", "done")
+    ]
     region.stop_service("compute-000", "nova-compute")
-    region.start_service("compute-000", "nova-compute")  # the restarted compute cleans up: done → completed
+    region.start_service(
+        "compute-000", "nova-compute"
+    )  # the restarted compute cleans up: done → completed
     rows = nova(region, "GET", "/os-migrations", version="2.59").json()["migrations"]
     assert rows[0]["status"] == "completed"
 
@@ -354,5 +466,8 @@ def test_hosts_by_list_pattern_and_added_later_appear_everywhere(region_factory)
     conn = connect(region)
     assert "late-comer" in {s.host for s in conn.compute.services()}
     assert "late-comer" in {h.name for h in conn.compute.hypervisors()}
-    assert requests.get(f"{region.kubernetes_url}/api/v1/nodes/late-comer").json()["metadata"]["name"] == "late-comer"
+    assert (
+        requests.get(f"{region.kubernetes_url}/api/v1/nodes/late-comer").json()["metadata"]["name"]
+        == "late-comer"
+    )
     assert region.boot_server("late-comer")

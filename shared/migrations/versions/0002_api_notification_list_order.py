@@ -16,7 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_notifications_created_at_id", "notifications", ["created_at", "id"], unique=False)
+    op.create_index(
+        "ix_notifications_created_at_id", "notifications", ["created_at", "id"], unique=False
+    )
 
 
 def downgrade() -> None:
