@@ -246,5 +246,5 @@ class EvacuateInstancesTask(Task):
             if service.get("status") != "enabled":
                 nova.update_service(service, reserved_host, "nova-compute", status="enabled")
             self.report(f"Enabled compute service on reserved host: '{reserved_host}'", 0.2)
-        evacuate_attempt(self.ctx, host_name, reserved_host, vm_states or {})
+        evacuate_attempt(self.ctx, host_name, reserved_host, vm_states or {}, self.report)
         self.report("Evacuation process completed!", 1.0)
