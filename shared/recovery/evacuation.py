@@ -195,7 +195,9 @@ class ServerEvacuation:
     def run(self) -> None:
         try:
             server = self.nova.server(self.server_id)
-            if self.vmove.status == "ongoing" and self._reconcile(server):
+            # An ongoing vmove (resume) or a server an earlier attempt already moved (retry) is
+            # settled from what Nova says, never evacuated a second time.
+            if (self.vmove.status == "ongoing" or self._moved(server)) and self._reconcile(server):
                 return
             self._evacuate(server)
         except EvacuationTimeout:

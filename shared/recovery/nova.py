@@ -228,16 +228,7 @@ class Nova:
 
     def servers_on_host(self, host: str) -> list[dict[str, Any]]:
         """Every server on ``host``, page by page (limit/marker) until Nova has no more."""
-        return [
-            {
-                "id": s["id"],
-                "name": s.get("name") or "",
-                "metadata": dict(s.get("metadata") or {}),
-                "vm_state": vm_state(s),
-                "task_state": task_state(s),
-            }
-            for s in self._list({"host": host})
-        ]
+        return [summary(s) for s in self._list({"host": host})]
 
     def _list(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         """``GET /servers/detail`` across projects, paged; a short page is the last one."""
@@ -324,6 +315,17 @@ class Nova:
         except NovaError as exc:
             if exc.status != 409:  # already a member
                 raise
+
+
+def summary(server: dict[str, Any]) -> dict[str, Any]:
+    """What Prepare needs of a server."""
+    return {
+        "id": server["id"],
+        "name": server.get("name") or "",
+        "metadata": dict(server.get("metadata") or {}),
+        "vm_state": vm_state(server),
+        "task_state": task_state(server),
+    }
 
 
 def vm_state(server: dict[str, Any]) -> str | None:

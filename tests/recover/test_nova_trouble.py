@@ -8,7 +8,15 @@ import re
 import time
 
 from shared.recovery.nova import Nova
-from tests.recover.scenario import details, host_down, make_segment, notification, wait_settled
+from tests.recover.scenario import (
+    deliver,
+    details,
+    host_down,
+    make_segment,
+    notification,
+    trigger_event,
+    wait_settled,
+)
 from tests.recover.test_host_failure import FAILED, assert_recovered, boot_mixed
 
 HOSTS = [f"compute-00{i}" for i in range(6)]
@@ -160,3 +168,28 @@ def test_a_region_that_counts_claims_at_once_spreads_concurrent_evacuations(clou
     region.power_off(FAILED)
     assert wait_settled(host_down(FAILED)).status == "finished"
     assert len({region.server(s)["host"] for s in ha + plain}) == 5
+
+
+def test_a_retry_that_finds_the_host_empty_still_owns_what_the_first_attempt_left(
+    cloud, recover_fn
+):
+    """The first attempt gives up waiting (its vmoves fail) while Nova finishes the moves, and
+    one server is then found stopped. The retry finds the failed host empty, but it is not
+    `finished` until that server runs again: nothing is evacuated a second time."""
+    region = cloud(evacuation_latency=600, env={"VIGIL_WAIT_PERIOD_AFTER_EVACUATION": "1"})
+    make_segment("auto", HOSTS)
+    servers = [region.boot_server(FAILED, metadata={"HA_Enabled": "True"}) for _ in range(3)]
+    region.power_off(FAILED)
+    uuid = host_down(FAILED)
+    first = wait_settled(uuid)
+    assert first.status == "error" and "timeout" in first.message
+    deadline = time.monotonic() + 60
+    while any(region.server(s)["host"] == FAILED for s in servers):
+        assert time.monotonic() < deadline, [region.server(s) for s in servers]
+        time.sleep(0.05)
+    region.crash_server(servers[0])
+    assert region.server(servers[0])["vm_state"] == "stopped"
+    assert deliver(recover_fn.url, trigger_event(uuid, "retry")).status_code == 200
+    row = notification(uuid)
+    assert (row.status, row.message) == ("finished", None), row.message
+    assert_recovered(region, servers, HEALTHY)
