@@ -57,8 +57,8 @@ def _rebuilding(server: dict[str, Any]) -> bool:
 class ServerWatch:
     """The latest view of every server the attempt waits on, refreshed by one read per interval.
 
-    A waiting worker that finds the interval passed and no read under way makes the read for
-    everyone: a ``GET /servers/{id}`` when one server is waited on, else one listing of the
+    A waiting worker that finds the interval passed (counted from the last read, or from when
+    the newest servers joined) and no read under way makes the read for everyone: a ``GET /servers/{id}`` when one server is waited on, else one listing of the
     servers Nova changed since the oldest view held (``changes-since``). A server absent from
     that listing has not changed, so its view stands. A failed read is logged and the next
     interval tries again; each waiter keeps its own deadline.
@@ -73,7 +73,10 @@ class ServerWatch:
         self._waiting: Counter[str] = Counter()
         self._round = 0
         self._reading = False
-        self._last_read = float("-inf")
+        # Every waiter holds a fresh view of its own when it joins: no read is due before an
+        # interval has passed.
+        self._last_read = time.monotonic()
+        self._joined = self._last_read
 
     def poll(
         self,
@@ -87,6 +90,7 @@ class ServerWatch:
         with self._cond:
             self._views[server_id] = view
             self._waiting[server_id] += 1
+            self._joined = time.monotonic()
         try:
             while True:
                 self.lease.check()
@@ -111,6 +115,13 @@ class ServerWatch:
                 if now >= deadline or self.lease.lost.is_set():
                     return
                 due = self._last_read + self.interval
+                if self._joined > self._last_read:
+                    # Servers that just joined (a wave of evacuations sent together) are first
+                    # worth reading an interval after they joined; older waiters wait at most
+                    # one interval more for that.
+                    due = min(
+                        self._last_read + 2 * self.interval, max(due, self._joined + self.interval)
+                    )
                 if not self._reading and now >= due:
                     self._reading = True
                     break

@@ -124,7 +124,9 @@ def test_one_read_per_interval_answers_for_every_server_in_flight(cloud):
         if r[:2] == ("nova", "GET") and re.match(r"^/v2\.1/servers/[0-9a-f-]{36}$", r[2])
     )
     assert by_id <= 2 * 16, by_id  # the first read of each server, and a few single waits
-    assert server_reads(region) < 4 * 16, server_reads(region)
+    # A GET per server per interval would be about 16 x 25 = 400 reads; one shared read per
+    # interval is about 25, plus the first reads and the listing of the failed host.
+    assert server_reads(region) < 100, server_reads(region)
 
 
 def test_the_evacuation_step_writes_a_line_per_server_as_masakari_does(cloud):
