@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -55,28 +54,27 @@ def _rebuilding(server: dict[str, Any]) -> bool:
 
 
 class ServerWatch:
-    """The latest view of every server the attempt waits on, refreshed by one read per interval.
+    """The latest view of every server the attempt waits on, refreshed by shared reads.
 
-    A waiting worker that finds the interval passed (counted from the last read, or from when
-    the newest servers joined) and no read under way makes the read for everyone: a ``GET /servers/{id}`` when one server is waited on, else one listing of the
-    servers Nova changed since the oldest view held (``changes-since``). A server absent from
-    that listing has not changed, so its view stands. A failed read is logged and the next
-    interval tries again; each waiter keeps its own deadline.
+    Each waiter is due a fresh view an interval after its last one. When one falls due, the
+    waiters due within a quarter interval after it are gathered and one read serves them all:
+    a ``GET /servers/{id}`` when one server is waited on, else one listing of the servers Nova
+    changed since the oldest view held (``changes-since``). A server absent from that listing
+    has not changed, so its view stands. Servers evacuated together are read together, so the
+    cost is about one read per interval, while no server waits much longer than its own poll
+    would have. A failed read is logged and the next interval tries again; each waiter keeps
+    its own deadline.
     """
 
     def __init__(self, nova: Nova, interval: float, lease: Lease):
         self.nova = nova
         self.interval = interval
+        self.gather = interval / 4
         self.lease = lease
         self._cond = threading.Condition()
         self._views: dict[str, dict[str, Any]] = {}
-        self._waiting: Counter[str] = Counter()
-        self._round = 0
+        self._due: dict[str, float] = {}
         self._reading = False
-        # Every waiter holds a fresh view of its own when it joins: no read is due before an
-        # interval has passed.
-        self._last_read = time.monotonic()
-        self._joined = self._last_read
 
     def poll(
         self,
@@ -89,46 +87,44 @@ class ServerWatch:
         deadline = time.monotonic() + seconds
         with self._cond:
             self._views[server_id] = view
-            self._waiting[server_id] += 1
-            self._joined = time.monotonic()
+            self._due[server_id] = time.monotonic() + self.interval
         try:
             while True:
                 self.lease.check()
                 with self._cond:
-                    current, seen = self._views[server_id], self._round
+                    current = self._views[server_id]
                 if done(current):
                     return current
                 if time.monotonic() >= deadline:
                     raise EvacuationTimeout(server_id)
-                self._next_round(seen, deadline)
+                self._await_read(server_id, deadline)
         finally:
             with self._cond:
-                self._waiting[server_id] -= 1
-                if not self._waiting[server_id]:
-                    del self._waiting[server_id]
+                self._due.pop(server_id, None)
+                self._views.pop(server_id, None)
 
-    def _next_round(self, seen: int, deadline: float) -> None:
-        """Return once a read newer than round ``seen`` is in, making it when it is our turn."""
+    def _await_read(self, server_id: str, deadline: float) -> None:
+        """Return once a read has served this server's due view, making it when it is time."""
         with self._cond:
-            while self._round == seen:
+            mine = self._due[server_id]
+            while self._due.get(server_id) == mine:
                 now = time.monotonic()
                 if now >= deadline or self.lease.lost.is_set():
                     return
-                due = self._last_read + self.interval
-                if self._joined > self._last_read:
-                    # Servers that just joined (a wave of evacuations sent together) are first
-                    # worth reading an interval after they joined; older waiters wait at most
-                    # one interval more for that.
-                    due = min(
-                        self._last_read + 2 * self.interval, max(due, self._joined + self.interval)
-                    )
-                if not self._reading and now >= due:
+                if self._reading:
+                    self._cond.wait(min(deadline, now + self.interval) - now)
+                    continue
+                earliest = min(self._due.values())
+                start = max(d for d in self._due.values() if d <= earliest + self.gather)
+                if now >= start:
                     self._reading = True
                     break
-                self._cond.wait(min(deadline, now + self.interval if self._reading else due) - now)
+                self._cond.wait(min(deadline, start) - now)
             else:
                 return
-            wanted = {i: self._views[i] for i in self._waiting}
+            began = time.monotonic()
+            wanted = {i: self._views[i] for i in self._due}
+            served = [i for i, due in self._due.items() if due <= began]
         fresh: dict[str, dict[str, Any]] = {}
         try:
             fresh = self._read(wanted)
@@ -136,10 +132,11 @@ class ServerWatch:
             log.info("polling %d servers failed (next interval tries again): %s", len(wanted), exc)
         finally:
             with self._cond:
-                self._views.update(fresh)
-                self._round += 1
+                self._views.update({i: v for i, v in fresh.items() if i in self._due})
+                for i in served:
+                    if i in self._due:
+                        self._due[i] = began + self.interval
                 self._reading = False
-                self._last_read = time.monotonic()
                 self._cond.notify_all()
 
     def _read(self, wanted: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
