@@ -185,3 +185,4 @@ class NotImplementedFault(VigilError):
 class ServiceUnavailable(VigilError):
     code = 503
     template = "{service} is unavailable; retry later."
+    retry_after = 5  # seconds, sent as Retry-After

@@ -1,5 +1,7 @@
 """Request and response shapes of the API, as pydantic models (api.md §6, §8-11).
 
+They live outside shared/api because the monitor creates notifications with the same checks.
+
 The models are the one source of shapes: they validate bodies, shape replies and generate the
 OpenAPI document. Masakari validated with JSON Schema Draft 4, and clients compare its texts,
 so every field type checks in JSON Schema's order and reports JSON Schema's wording; ``validate``
