@@ -61,7 +61,10 @@ class MarkerNotFound(BadRequest):
 
 
 class InvalidSortKey(BadRequest):
-    template = "InvalidSortKey('Sort key supplied is invalid: {key}')"
+    """Masakari 22 shows the exception's repr, quoting and escaping included."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"InvalidSortKey({'Sort key supplied is invalid: ' + key!r})")
 
 
 class HostNotFoundByName(BadRequest):

@@ -134,7 +134,8 @@ def _hostname(value: Any) -> str:
 
 
 RECOVERY_METHODS = ["auto", "reserved_host", "auto_priority", "rh_priority"]
-NOTIFICATION_TYPES = ("VM", "PROCESS", "COMPUTE_HOST")
+# Masakari lists the types in this order in its schema and so in its messages.
+NOTIFICATION_TYPES = ("COMPUTE_HOST", "VM", "PROCESS")
 EVENT_TYPES = ("STARTED", "STOPPED")
 HOST_STATUSES = ("NORMAL", "UNKNOWN")
 CLUSTER_STATUSES = ("ONLINE", "OFFLINE")
@@ -186,7 +187,10 @@ def _payload(value: Any) -> dict[str, str]:
         except PydanticCustomError as exc:
             raise _fail(exc.context["detail"], field=key, value=item) from None
     if extra:
-        raise _fail(_additional_message(extra), bare=True)
+        verb = "does" if len(extra) == 1 else "do"
+        keys = ", ".join(repr(k) for k in sorted(extra))
+        detail = f"{keys} {verb} not match any of the regexes: {PAYLOAD_KEY.pattern!r}"
+        raise _fail(detail, field="payload", value=value)
     return value
 
 

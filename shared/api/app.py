@@ -129,17 +129,35 @@ def _run(route: Route, api_request: ApiRequest) -> Reply:
         return route.handler(api_request)
 
 
+def _match(path: str, method: str) -> tuple[str, dict[str, str]] | None:
+    """The route for ``path``, as Masakari's router finds it: a format suffix (``.json``) on
+    the last segment is taken off first; a trailing slash matches nothing but ``/v1/``."""
+    adapter = url_map.bind("localhost", url_scheme="http")
+    candidates = [path]
+    head, dot, suffix = path.rpartition(".")
+    if dot and suffix and "/" not in suffix and not head.endswith("/"):
+        candidates.insert(0, head)
+    for candidate in candidates:
+        try:
+            endpoint, params = adapter.match(candidate, method=method)
+        except (NotFound, MethodNotAllowed):
+            continue
+        if candidate.endswith("/") and endpoint != "versions":
+            return None
+        return endpoint, params
+    return None
+
+
 def _v1(request: Request, request_id: str) -> Response:
     version_headers: dict[str, str] = {}
     try:
         raw = body.read_limited(request)
         context = auth.authenticate(request.headers)
         context.request_id = request_id
-        adapter = url_map.bind("localhost", path_info=request.path, url_scheme="http")
-        try:
-            endpoint, params = adapter.match(method=request.method)
-        except (NotFound, MethodNotAllowed):
+        matched = _match(request.path, request.method)
+        if matched is None:
             return faults.plain_not_found()
+        endpoint, params = matched
         try:
             version = microversions.requested(request.headers.get(microversions.HEADER))
         except errors.NotAcceptable as exc:

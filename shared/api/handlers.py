@@ -35,9 +35,12 @@ def _reply(status: int, body: Any = None) -> Reply:
 
 
 def bad_method(action: str) -> Callable:
+    """A route Masakari maps to an action its controller lacks: 405 ``badMethod``."""
+
     def handler(req) -> Any:
         raise errors.BadMethod(method=req.method, action=action)
 
+    handler.bad_method = True  # type: ignore[attr-defined]
     return handler
 
 

@@ -245,7 +245,7 @@ def test_vm_and_process_notifications_are_accepted(api, host):
                     "payload": {},
                 }
             },
-            "Invalid input for field/attribute type. Value: BAD. 'BAD' is not one of ('VM', 'PROCESS', 'COMPUTE_HOST')",
+            "Invalid input for field/attribute type. Value: BAD. 'BAD' is not one of ('COMPUTE_HOST', 'VM', 'PROCESS')",
         ),
         (
             {
