@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, create_model
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from shared.api import schemas
+from shared import schemas
 from shared.api.microversions import MAX_VERSION, text
 from shared.api.routes import endpoints
 
