@@ -21,7 +21,7 @@ COPY vigilsim ./vigilsim
 # bytecode compiled here because the run image's root filesystem is read-only.
 RUN python3 -m venv /opt/vigil \
     && /opt/vigil/bin/pip install --constraint constraints.txt . \
-    && /opt/vigil/bin/pip uninstall --yes pip setuptools wheel \
+    && /opt/vigil/bin/pip uninstall --yes pip setuptools \
     && rm -rf /opt/vigil/bin/activate* /opt/vigil/share \
     && python3 -m compileall -q /opt/vigil
 
@@ -38,7 +38,7 @@ ENV PATH=/opt/vigil/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /tmp vigil
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /tmp --shell /usr/sbin/nologin vigil
 COPY --from=build /opt/vigil /opt/vigil
 WORKDIR /app
 COPY functions ./functions

@@ -46,10 +46,25 @@ def test_image_cmd_starts_the_function_named_by_its_environment():
 def test_the_run_image_installs_the_locked_versions_and_keeps_no_installer():
     text = DOCKERFILE.read_text()
     assert "pip install --constraint constraints.txt ." in text
-    assert "pip uninstall --yes pip setuptools wheel" in text
+    assert "pip uninstall --yes pip setuptools" in text
     assert re.search(r"^ARG BASE=\S+@sha256:[0-9a-f]{64}$", text, flags=re.M)
     stages = re.findall(r"^FROM ", text, flags=re.M)
     assert len(stages) == 2
     run_stage = text[text.rindex("\nFROM ") :]
     assert "pip install" not in run_stage and "COPY --from=build /opt/vigil /opt/vigil" in run_stage
     assert "org.opencontainers.image.version" in run_stage
+
+
+def test_bootstrap_and_the_image_install_the_one_lock_file_that_scripts_lock_writes():
+    bootstrap = (ROOT / "scripts" / "bootstrap").read_text()
+    assert '--constraint "$root/constraints.txt"' in bootstrap
+    assert '"$root/constraints.txt" -nt "$stamp"' in bootstrap  # a refreshed lock reinstalls
+    assert '>"$root/constraints.txt.new"' in (ROOT / "scripts" / "lock").read_text()
+    pins = [
+        line
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==\S+", pin) for pin in pins), pins
+    names = {pin.split("==")[0].lower().replace("_", "-") for pin in pins}
+    assert {"functions-framework", "gunicorn", "sqlalchemy", "prometheus-client"} <= names
