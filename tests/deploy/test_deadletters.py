@@ -168,3 +168,19 @@ def test_the_public_api_no_longer_takes_dead_letters(db):
         api.stop()
     assert reply.status_code == 300  # Masakari's version choices, as for any path outside /v1
     assert list_dead_letters() == []
+
+
+def test_the_sink_function_answers_bad_input_with_a_400_fault_and_stores_nothing(sink):
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "e-nul",
+        "ce-source": "/vigil/api",
+        "ce-type": "org.openstack.vigil.internal.recovery.requested",
+        "Content-Type": "application/json",
+    }
+    not_an_event = requests.post(sink, json={"not": "an event"}, timeout=10)
+    nul = requests.post(sink, data=b'{"text": "\\u0000"}', headers=headers, timeout=10)
+    assert (not_an_event.status_code, nul.status_code) == (400, 400)
+    assert nul.json()["badRequest"]["code"] == 400
+    assert requests.get(f"{sink}/anything", timeout=10).status_code == 405
+    assert list_dead_letters() == []
