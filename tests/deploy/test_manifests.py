@@ -14,7 +14,6 @@ from tests.deploy.manifest_checks import (
     schema_problems,
     vigil_event_types,
 )
-from vigil.wiring import MANIFESTS, load_manifests
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +57,9 @@ def test_the_kustomization_defines_what_the_deployment_needs(manifests):
     assert rules[0]["resources"] == ["nodes"]
     lease_role = manifests.get("Role", "vigil-monitor-node-leases")
     assert lease_role["metadata"]["namespace"] == "kube-node-lease"
-    assert manifests.get("Job", "vigil-db-upgrade-0-1-0")["spec"]["template"]["spec"]["containers"][0][
-        "command"
-    ] == ["vigil", "db", "upgrade"]
+    assert manifests.get("Job", "vigil-db-upgrade-0-1-0")["spec"]["template"]["spec"]["containers"][
+        0
+    ]["command"] == ["vigil", "db", "upgrade"]
 
 
 def test_recover_is_never_cold_and_purge_scales_to_zero(manifests):
