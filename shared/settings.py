@@ -229,6 +229,22 @@ class Purge(BaseModel):
     )
 
 
+class DeadLetters(BaseModel):
+    """Bounds of the dead-letter sink (shared/deadletters.py): it takes no token, so what any
+    in-cluster caller can make it store is limited."""
+
+    max_event_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="a dead letter with a larger HTTP body is refused (413), logged and counted",
+    )
+    max_rows: int = Field(
+        10000,
+        ge=1,
+        description="dead letters kept; storing one more drops the oldest (logged and counted)",
+    )
+
+
 class Settings(BaseSettings):
     """Everything Vigil reads from its environment."""
 
@@ -344,6 +360,7 @@ class Settings(BaseSettings):
     safety: SafetyGates = Field(default_factory=SafetyGates)
     fencing: Fencing = Field(default_factory=Fencing)
     purge: Purge = Field(default_factory=Purge)
+    dead_letters: DeadLetters = Field(default_factory=DeadLetters)
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import yaml
 
+from shared.redaction import hide_password, hide_passwords
 from vigil.localdb import free_port
 
 if TYPE_CHECKING:
@@ -316,12 +317,15 @@ class LocalVigil:
             upgrade(url)
         except Exception as exc:
             message = str(exc).splitlines()[0]
+            shown = hide_password(url)
             if "Can't locate revision" in message:
                 raise DevError(
-                    f"the database at {url} was migrated by a newer Vigil ({message}); "
+                    f"the database at {shown} was migrated by a newer Vigil ({message}); "
                     "use a fresh --data-dir or upgrade Vigil"
                 ) from exc
-            raise DevError(f"cannot migrate the database at {url}: {message}") from exc
+            raise DevError(
+                f"cannot migrate the database at {shown}: {hide_passwords(message)}"
+            ) from exc
         self.database_url = url
 
     def _start_region(self, api_url: str) -> None:
@@ -419,7 +423,7 @@ class LocalVigil:
         lines.append(f"  broker   {broker}  (K_SINK)")
         for tick in self.scheduler.ticks:
             lines.append(f"  tick     {tick.name}: {tick.schedule.expression} → {tick.sink}")
-        lines.append(f"  database {self.database_url}")
+        lines.append(f"  database {hide_password(self.database_url)}")
         if self.region is not None:
             lines += [
                 f"Simulated region: Keystone {self.region.keystone_url}, Nova {self.region.nova_url}, "
@@ -439,7 +443,10 @@ class LocalVigil:
             lines.append(
                 f"Point the catalog's instance-ha endpoint (or --os-endpoint-override) at {self.api_url}/v1"
             )
-        lines.append(f"Dead letters: VIGIL_DATABASE_URL={self.database_url} vigil dead-letters")
+        lines.append(
+            "Commands in another shell (`vigil dead-letters`, `vigil purge`...) use this database "
+            "while it runs"
+        )
         return "\n".join(lines)
 
 
@@ -472,6 +479,8 @@ def quiet_warnings() -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from vigil.database import clear_dev_state, write_dev_state
+
     quiet_warnings()
     manifests = load_manifests(MANIFESTS)
     try:
@@ -497,6 +506,7 @@ def _dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with LocalVigil(options, manifests) as local:
+            write_dev_state(local.database_url or "", local.api_url)
             print(local.describe(), flush=True)
             print("Ctrl-C stops everything.", flush=True)
             while not stop.wait(1):
@@ -510,6 +520,8 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130 if not stop.is_set() else 0
+    finally:
+        clear_dev_state()
     return 0
 
 

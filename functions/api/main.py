@@ -3,6 +3,9 @@
 import functions_framework
 
 from shared.api.app import handle, startup
+from shared.preflight import check_at_start
+
+check_at_start("api")  # refuse to serve with broken settings (shared/preflight.py)
 
 startup()
 

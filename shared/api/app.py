@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from shared import db, deadletters, errors
+from shared import db, errors
 from shared.api import auth, body, discovery, faults, microversions
 from shared.api.handlers import Reply
 from shared.api.routes import ROUTES, Route, url_map
@@ -73,22 +73,7 @@ def _outside_v1(request: Request, path: str) -> Response:
         from shared.api.openapi import document
 
         return faults.json_reply(200, document(base))
-    if path == "/dead-letters" and request.method == "POST":
-        return _dead_letter(request)
     return faults.json_reply(300, discovery.choices(base, path))
-
-
-def _dead_letter(request: Request) -> Response:
-    """Knative's dead-letter sink: events that exhausted their deliveries (no token)."""
-    try:
-        raw = body.read_limited(request)
-    except errors.VigilError as exc:
-        return faults.fault(exc)
-    try:
-        status, reply = deadletters.receive(dict(request.headers), raw)
-    except _DATABASE_ERRORS as exc:
-        return faults.fault(_database_trouble(exc, "dead letter"))
-    return faults.json_reply(status, reply)
 
 
 _DATABASE_ERRORS = (DBAPIError, SATimeoutError, DisconnectionError)

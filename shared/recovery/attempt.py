@@ -79,6 +79,8 @@ def _run(won: Claim) -> str:
             )
         if status == "error" and won.retried:
             status = "failed"
+        if status in ("error", "failed"):  # the reason in the log too, not only in `message`
+            log.error("recovery of notification %s ended %s: %s", uuid, status, message)
         if not lease.finish(status, message):
             return f"lease on {uuid} lost before the final write"
     data = _notification_payload(uuid)

@@ -230,12 +230,14 @@ def test_embedded_database_from_another_postgresql_version_is_one_clear_error(
     )
 
 
-def test_the_triggers_dead_letter_sink_is_the_api_and_stores_what_it_gets(local_vigil, capsys):
+def test_the_triggers_dead_letter_sink_is_its_own_function_and_stores_what_it_gets(
+    local_vigil, capsys
+):
     from cloudevents.conversion import to_binary
     from cloudevents.http import CloudEvent
 
     [route] = [r for r in local_vigil.router.routes if r.name == "recover"]
-    assert route.dead_letter_url == f"{local_vigil.api_url}/dead-letters"
+    assert route.dead_letter_url == local_vigil.functions["dead-letters"].url
     dead = CloudEvent(
         {
             "type": TRIGGER_TYPE,
