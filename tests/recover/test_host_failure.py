@@ -324,7 +324,8 @@ def test_redfish_confirms_power_off_before_forcing_down(cloud):
     uuid = host_down(FAILED)
     assert wait_settled(uuid).status == "finished"
     disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
-    assert f"Host '{FAILED}' is powered off (Redfish PowerState Off)" in disable
+    bmc = f"redfish {region.redfish_url_template.format(host=FAILED)}"
+    assert f"Host '{FAILED}' is powered off ({bmc} reports Off)" in disable
     assert region.server(server)["host"] != FAILED
 
 
@@ -339,7 +340,8 @@ def test_redfish_confirms_power_off_before_forcing_down(cloud):
     ],
     ids=["force-down", "fixed-wait"],
 )
-def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, mode):
+def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, mode, caplog):
+    caplog.set_level("WARNING", logger="shared.recovery.host_tasks")
     region = cloud(env=lambda r: {**redfish(r), **mode})
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
     server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
@@ -347,8 +349,10 @@ def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, m
     uuid = host_down(FAILED)
     assert wait_settled(uuid).status == "finished"
     disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
-    assert f"Host '{FAILED}' was still powered on: sent Redfish ForceOff" in disable
+    bmc = f"redfish {region.redfish_url_template.format(host=FAILED)}"
+    assert f"Host '{FAILED}' was still powered on: sent ForceOff through {bmc}" in disable
     assert region.server(server)["host"] != FAILED and region.evacuation_count(server) == 1
+    assert f"host {FAILED} powered off by Vigil through {bmc}: Off confirmed" in caplog.messages
 
 
 def test_unreachable_fencing_fails_before_anything_is_forced_down(cloud):
