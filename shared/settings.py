@@ -189,22 +189,46 @@ class SafetyGates(BaseModel):
 
 
 class Fencing(BaseModel):
-    """Power-status evidence for ``host_status: NORMAL`` (monitoring.md §6)."""
+    """How a dead host is proven off (monitoring.md §6) and forced off (recovery.md §15.1)."""
 
-    driver: Literal["none", "redfish"] = Field(
-        "none",
-        description="power-check driver: `redfish` reads (and recovery can force) the "
-        "BMC's power state",
+    driver: Literal["redfish", "ipmi", "taint"] | None = Field(
+        None,
+        description="the fencing choice: `redfish` or `ipmi` (power read by the monitor, forced "
+        "off by recovery; the BMC map's default), `taint` (only the Node's out-of-service taint "
+        "proves a host off); unset: the monitor refuses to start unless "
+        "`VIGIL_HOST__DISABLE_IPMI_CHECK` is true",
+    )
+    bmc_map_file: str | None = Field(
+        None,
+        description="YAML map of each host's BMC (driver, address, credentials folder per host "
+        'or per group); see README "Fencing"',
     )
     redfish_url_template: str | None = Field(
         None,
-        description="BMC system URL with `{host}`, e.g. `https://bmc-{host}/redfish/v1/Systems/1`",
+        description="hosts not in the BMC map: Redfish system URL with `{host}`, e.g. "
+        "`https://bmc-{host}/redfish/v1/Systems/1`",
     )
-    redfish_username: str | None = Field(None, description="BMC user")
-    redfish_password: str | None = Field(None, description="BMC password")
+    redfish_username: str | None = Field(None, description="BMC user for the URL template")
+    redfish_password: str | None = Field(None, description="BMC password for the URL template")
     timeout: float = Field(5.0, gt=0, description="seconds per BMC request")
     retry_max: int = Field(3, ge=0, description="extra power-state reads before giving up")
     retry_interval: float = Field(10.0, ge=0, description="seconds between power-state reads")
+
+
+class HostReturn(BaseModel):
+    """``[host_return]``: the way back of a recovered host (off by default, as in Masakari)."""
+
+    enabled: bool = Field(
+        False,
+        description="return a recovered host to service once it is back: clear `forced_down`, "
+        "enable its compute service (if Vigil disabled it) and clear `on_maintenance`",
+    )
+    hold_seconds: int = Field(
+        600,
+        ge=0,
+        description="seconds the host must stay alive (Node Ready, fresh Lease, not flapping) "
+        "before it is returned",
+    )
 
 
 class Purge(BaseModel):
@@ -359,6 +383,7 @@ class Settings(BaseSettings):
     consul: Consul = Field(default_factory=Consul)
     safety: SafetyGates = Field(default_factory=SafetyGates)
     fencing: Fencing = Field(default_factory=Fencing)
+    host_return: HostReturn = Field(default_factory=HostReturn)
     purge: Purge = Field(default_factory=Purge)
     dead_letters: DeadLetters = Field(default_factory=DeadLetters)
 

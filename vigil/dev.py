@@ -2,7 +2,8 @@
 
 An embedded PostgreSQL (migrated), the four functions as functions-framework processes started
 with the image's own CMD, the local broker (their ``K_SINK``) and the PingSource scheduler from
-``vigil.wiring``; against the simulated region unless a clouds.yaml and kubeconfig are given.
+``vigil.wiring``; against the simulated region unless a clouds.yaml is given (a kubeconfig is optional: without
+one the monitor watches hosts through Nova and their BMCs).
 Also ``vigil dead-letters``: the events Knative (or the local broker) gave up delivering.
 """
 
@@ -286,13 +287,36 @@ class LocalVigil:
 
     def _check_cloud(self) -> None:
         options = self.options
-        if options.clouds_yaml or options.kubeconfig:
-            if not (options.clouds_yaml and options.kubeconfig):
-                raise DevError("a real cloud needs both --clouds-yaml and --kubeconfig")
+        if options.kubeconfig and not options.clouds_yaml:
+            raise DevError("--kubeconfig needs --clouds-yaml (the real cloud's Nova)")
+        if options.clouds_yaml:
             check_clouds_yaml(options.clouds_yaml, options.cloud)
-            check_kubeconfig(options.kubeconfig)
+            if options.kubeconfig:
+                check_kubeconfig(options.kubeconfig)
+                self.kubeconfig = str(Path(options.kubeconfig).resolve())
             self.clouds_yaml = str(Path(options.clouds_yaml).resolve())
-            self.kubeconfig = str(Path(options.kubeconfig).resolve())
+            self._check_fencing()
+
+    def _check_fencing(self) -> None:
+        """A real cloud's monitor needs a fencing choice; ask it as the monitor will, with the
+        environment its process gets, before anything starts."""
+        monitor = next(s for s in function_specs(self.manifests) if s.service == "monitor")
+        env = {**os.environ, **self.manifests.config_env(), **monitor.env, **self.options.env}
+        reply = subprocess.run(
+            [sys.executable, "-m", "shared.power"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if reply.returncode != 0:
+            lines = reply.stderr.strip().splitlines() or [f"exit status {reply.returncode}"]
+            raise DevError(f"the monitor would refuse to start: {lines[-1]}")
+        if reply.stdout.strip() == "taint" and not self.kubeconfig:
+            raise DevError(
+                "VIGIL_FENCING__DRIVER=taint reads the Nodes' out-of-service taint: it needs "
+                "--kubeconfig; without Kubernetes choose redfish or ipmi (Nova + BMC)"
+            )
 
     def _start_database(self) -> None:
         from shared.migrate import upgrade
@@ -437,9 +461,8 @@ class LocalVigil:
                 "-H 'content-type: application/json' -d '{\"host\": \"compute-000\"}'",
             ]
         else:
-            lines.append(
-                f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes from {self.kubeconfig}"
-            )
+            kubernetes = self.kubeconfig or "none (hosts watched through Nova and their BMCs)"
+            lines.append(f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes: {kubernetes}")
             lines.append(
                 f"Point the catalog's instance-ha endpoint (or --os-endpoint-override) at {self.api_url}/v1"
             )
@@ -573,7 +596,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 def register(sub, db_sub) -> None:
     dev = sub.add_parser(
         "dev",
-        help="run all of Vigil locally (simulated region unless --clouds-yaml/--kubeconfig)",
+        help="run all of Vigil locally (simulated region unless --clouds-yaml)",
         description=__doc__.split("\n\n")[1],
     )
     dev.add_argument(
@@ -581,7 +604,8 @@ def register(sub, db_sub) -> None:
     )
     dev.add_argument("--cloud", default="vigil", help="entry in --clouds-yaml (default: vigil)")
     dev.add_argument(
-        "--kubeconfig", help="a real cloud: kubeconfig of the cluster running its computes"
+        "--kubeconfig",
+        help="a real cloud: kubeconfig of the cluster running its computes (optional)",
     )
     dev.add_argument(
         "--api-port",

@@ -67,6 +67,9 @@ class Host:
     status: str = "enabled"
     disabled_reason: str | None = None
     forced_down: bool = False
+    # Placement's COMPUTE_STATUS_DISABLED trait on the host's provider: set or cleared by the
+    # compute itself (over RPC when Nova counts it up, or at its start), never by the API alone.
+    provider_disabled: bool = False
     compute_restarts: int = 0
     capacity: int = 200
     used_vcpus: int = 0
@@ -287,6 +290,7 @@ class Model:
     def _start_compute_clock(self, host: Host) -> None:
         host.compute_since = self.now()
         host.compute_restarts += 1
+        host.provider_disabled = host.status == "disabled"  # start-up syncs the trait
         # nova-compute's start-up cleans up instances evacuated away from it
         for m in self.migrations:
             if m.source == host.name and m.kind == "evacuation" and m.status == "done":
@@ -405,6 +409,11 @@ class Model:
             if status is not None:
                 host.status = status
                 host.disabled_reason = reason if status == "disabled" else None
+                # nova-api tells the compute to update its provider's trait only while it counts
+                # the service up: enabling a service still counted down (Nova 34) leaves the
+                # trait, and the host unschedulable, until nova-compute restarts.
+                if self.service_up(host) and self.compute_alive(host):
+                    host.provider_disabled = status == "disabled"
             elif reason is not None:
                 host.disabled_reason = reason
 
@@ -533,7 +542,12 @@ class Model:
         ranked = []
         now = self.now()
         for host in candidates:
-            if host.name in exclude or host.status != "enabled" or not self.service_up(host, now):
+            if (
+                host.name in exclude
+                or host.status != "enabled"
+                or host.provider_disabled
+                or not self.service_up(host, now)
+            ):
                 continue
             free = host.capacity - host.used_vcpus
             if free < vcpus:

@@ -26,7 +26,7 @@ from vigilsim.nova import Nova
 from vigilsim.nova import fault as nova_fault
 from vigilsim.redfish import Redfish
 
-APIS = ("keystone", "nova", "kubernetes", "redfish")
+APIS = ("keystone", "nova", "kubernetes", "redfish", "ipmi")
 LOG_LIMIT = 200_000  # request_log entries kept
 _PREFIXES = {
     "/identity": "keystone",
@@ -161,6 +161,8 @@ class Region:
         self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
         self._write_configs()
         self._timer = threading.Thread(target=self._run_timers, name="vigilsim-timers", daemon=True)
+        self._ipmi = None
+        self.ipmi_addresses: dict[str, str] = {}
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -226,6 +228,9 @@ class Region:
             return
         self._stopping.set()
         self._wake.set()
+        if self._ipmi is not None:
+            self._ipmi.terminate()
+            self._ipmi.wait(10)
         with self.model.lock:
             self.model.changed.notify_all()
         self.http.stop()
@@ -443,6 +448,37 @@ class Region:
     def power_on(self, host: str) -> None:
         self.model.power_on(host)
         self.listeners.host_changed(host)
+
+    def power_state(self, host: str) -> str:
+        return "on" if self.model.host(host).powered else "off"
+
+    def bmc_power(self, host: str, action: str) -> str:
+        """What a host's IPMI BMC does: ``status``, ``off`` or ``on``; 503 while ipmi is down."""
+        if self.faults["ipmi"].down:
+            raise CloudError(503, "the BMCs are unreachable (ipmi set down)")
+        if action == "off":
+            self.power_off(host)
+        elif action == "on":
+            self.power_on(host)
+        elif action != "status":
+            raise CloudError(400, f"unknown BMC action {action!r} (status, off, on)")
+        return self.power_state(host)
+
+    def set_bmc_credentials(self, host: str, username: str, password: str) -> None:
+        """Redfish answers 401 for this host's system without this login."""
+        self.model.host(host)
+        self.redfish.credentials[host] = (username, password)
+
+    def start_ipmi(self, logins: dict | None = None, username="admin", password="vigil-sim-bmc"):
+        """Serve an IPMI BMC per host on loopback (once); ``logins`` gives a host its own
+        ``[user, password]``. Returns each host's ``127.0.0.1:<port>``."""
+        if self._ipmi is None:
+            from vigilsim import ipmi
+
+            every = {name: (username, password) for name in self.model.hosts}
+            every.update({name: tuple(login) for name, login in (logins or {}).items()})
+            self._ipmi, self.ipmi_addresses = ipmi.start(self.control_url, every)
+        return dict(self.ipmi_addresses)
 
     def stop_service(self, host: str, service: str) -> None:
         self.model.stop_service(host, service)

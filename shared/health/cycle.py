@@ -24,7 +24,7 @@ from sqlalchemy.types import String
 
 from shared import errors
 from shared.db import db_now, session_scope
-from shared.health import fencing, gates, probes
+from shared.health import fencing, gates, probes, restore
 from shared.health.matrix import Matrix, MatrixError, load_matrix
 from shared.health.sampling import Sample, combine, lease_stale
 from shared.health.signals import ChannelUnavailable, NodeSignal, read_kubernetes, read_nova
@@ -302,6 +302,7 @@ def run_round(settings: Settings) -> RoundResult:
         _upsert_states(session, [s for s in states.values() if s.dirty], now)
         if hold:
             _save_hold(session, {}, now)
+    restore.return_recovered_hosts(settings)
     return result
 
 

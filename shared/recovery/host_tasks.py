@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
-import requests
 from sqlalchemy import select
 
 from shared.db import session_scope, utcnow
 from shared.models import VMove
+from shared.power import Fence, PowerError, power_fence
 from shared.recovery.context import Settled
 from shared.recovery.evacuation import evacuate_attempt
 from shared.recovery.nova import FORCE_DOWN_MICROVERSION, NovaError, summary
 from shared.recovery.reporting import earlier_outputs
 from shared.recovery.steps import Task
+
+log = logging.getLogger(__name__)
 
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
 
@@ -76,61 +79,50 @@ class DisableComputeServiceTask(Task):
         self.report(f"Disabled compute service on host: '{host_name}'", 1.0)
 
     def _fencing_evidence(self, host_name: str) -> str:
-        """Why forcing down is safe. With Redfish configured, Vigil makes sure power is off."""
-        fencing = self.ctx.settings.fencing
-        if fencing.driver != "redfish" or not fencing.redfish_url_template:
+        """Why forcing down is safe. With a BMC driver configured, Vigil makes sure power is off:
+        a host still on is forced off (and logged) before anything moves."""
+        settings = self.ctx.settings
+        try:
+            fence = power_fence(settings)
+            bmc = fence.bmc(host_name) if fence else None
+        except PowerError as exc:
+            raise FenceFailed(f"Fencing of host '{host_name}' failed: {exc}") from exc
+        if fence is None or bmc is None:  # no BMC driver chosen: the sender's word stands
             return (
                 f"Host '{host_name}' reported fenced by the notification's sender "
                 "(host_status NORMAL)"
             )
-        redfish = Redfish(fencing, host_name)
-        if redfish.power_state() == "off":
-            return f"Host '{host_name}' is powered off (Redfish PowerState Off)"
-        redfish.force_off()
-        self.report(f"Host '{host_name}' was still powered on: sent Redfish ForceOff", 0.1)
-        for _ in range(fencing.retry_max + 1):
-            self.ctx.sleep(fencing.retry_interval)
-            if redfish.power_state() == "off":
-                return f"Host '{host_name}' fenced by Vigil (Redfish ForceOff, PowerState Off)"
+        where = bmc.describe()
+        if self._power_state(fence, host_name) == "off":
+            return f"Host '{host_name}' is powered off ({where} reports Off)"
+        log.warning("host %s still powered on: sending ForceOff through %s", host_name, where)
+        try:
+            fence.force_off(host_name)
+        except PowerError as exc:
+            log.error("host %s: ForceOff through %s failed: %s", host_name, where, exc)
+            raise FenceFailed(f"Fencing of host '{host_name}' failed: {exc}") from exc
+        self.report(f"Host '{host_name}' was still powered on: sent ForceOff through {where}", 0.1)
+        for _ in range(settings.fencing.retry_max + 1):
+            self.ctx.sleep(settings.fencing.retry_interval)
+            if self._power_state(fence, host_name) == "off":
+                log.warning(
+                    "host %s powered off by Vigil through %s: Off confirmed", host_name, where
+                )
+                return (
+                    f"Host '{host_name}' fenced by Vigil (ForceOff through {where}, Off confirmed)"
+                )
+        log.error("host %s still powered on after ForceOff through %s", host_name, where)
         raise FenceFailed(
-            f"Host '{host_name}' still powered on after Redfish ForceOff; refusing to force its "
-            "compute service down"
+            f"Host '{host_name}' still powered on after ForceOff through {where}; refusing to "
+            "force its compute service down"
         )
 
-
-class Redfish:
-    """Power state and ForceOff of one host's BMC (DMTF ComputerSystem)."""
-
-    def __init__(self, fencing: Any, host_name: str):
-        self.url = fencing.redfish_url_template.format(host=host_name)
-        self.host_name = host_name
-        self.timeout = fencing.timeout
-        self.auth = (
-            (fencing.redfish_username, fencing.redfish_password or "")
-            if fencing.redfish_username
-            else None
-        )
-
-    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    @staticmethod
+    def _power_state(fence: Fence, host_name: str) -> str:
         try:
-            response = requests.request(method, url, auth=self.auth, timeout=self.timeout, **kwargs)
-            response.raise_for_status()
-            return response
-        except requests.RequestException as exc:
-            raise FenceFailed(
-                f"Fencing of host '{self.host_name}' failed: Redfish {method} {url}: {exc}"
-            ) from exc
-
-    def power_state(self) -> str:
-        try:
-            return str(self._request("GET", self.url).json().get("PowerState")).lower()
-        except ValueError as exc:
-            raise FenceFailed(f"Redfish at {self.url} answered no JSON: {exc}") from exc
-
-    def force_off(self) -> None:
-        self._request(
-            "POST", f"{self.url}/Actions/ComputerSystem.Reset", json={"ResetType": "ForceOff"}
-        )
+            return fence.power_state(host_name)
+        except PowerError as exc:
+            raise FenceFailed(f"Fencing of host '{host_name}' failed: {exc}") from exc
 
 
 def _priority(server: dict[str, Any], key: str | None, default: int) -> int:
