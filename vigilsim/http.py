@@ -165,6 +165,19 @@ class HttpServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
+            def handle(self):
+                """A client that closed a watch stream leaves nothing to flush to."""
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            def finish(self):
+                try:
+                    super().finish()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
         self.date_header = date_header
         self._server = _Server(("127.0.0.1", port), RequestHandler)
         self.port = self._server.server_address[1]
