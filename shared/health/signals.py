@@ -11,6 +11,7 @@ import email.utils
 import json
 import logging
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -303,13 +304,19 @@ class KubernetesWatch:
         self._threads = []
 
     def close(self) -> None:
-        """Stop the watches (their streams are closed; the threads end on their own)."""
+        """Stop the watches: their sockets are shut down, so the readers see the stream end.
+
+        Closing the response instead would wait for the lock its reader holds.
+        """
         self._stop.set()
         for response in list(self._responses.values()):
+            sock = getattr(getattr(response, "connection", None), "sock", None)
+            if sock is None:
+                continue
             try:
-                response.close()
-            except OSError as exc:  # closing a stream another thread reads may race
-                log.debug("closing a watch stream: %s", exc)
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError as exc:  # already closed by the server or the reader
+                log.debug("shutting down a watch stream: %s", exc)
         self._responses = {}
 
 
