@@ -216,6 +216,19 @@ class HttpServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
+            def handle(self):
+                """A client that closed a watch stream leaves nothing to flush to."""
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            def finish(self):
+                try:
+                    super().finish()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
         self.date_header = date_header
         self.idle_timeout = idle_timeout
         self.on_idle_drop = on_idle_drop
