@@ -2,11 +2,13 @@
 
 import functions_framework
 
+from shared import logs
 from shared.api.app import handle, startup
 
+logs.setup("api")
 startup()
 
 
 @functions_framework.http
 def api(request):
-    return handle(request)
+    return logs.served(request, handle)

@@ -8,12 +8,13 @@ import logging
 import functions_framework
 from sqlalchemy.exc import DBAPIError
 
+from shared import logs
 from shared.events import PING_TYPE
 from shared.health.cycle import run_tick
 from shared.health.matrix import MatrixError, load_matrix
 from shared.settings import get_settings
 
-logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+logs.setup("monitor")
 log = logging.getLogger("vigil.monitor")
 
 WAKE_TYPES = (PING_TYPE, "dev.knative.apiserver.resource.")

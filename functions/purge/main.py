@@ -12,12 +12,13 @@ import logging
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from shared import logs
 from shared.locks import single_run
 from shared.purge import PurgeArgumentError
 from shared.purge import purge as run_purge
 from shared.settings import get_settings
 
-logging.basicConfig(level=logging.INFO)
+logs.setup("purge")
 log = logging.getLogger("vigil.purge")
 
 

@@ -8,7 +8,6 @@ handler: body schema (400) → policy (403) → lookups (404) → conflicts (409
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from shared import deadletters, errors
+from shared import deadletters, errors, logs, metrics
 from shared.api import auth, body, discovery, faults, microversions
 from shared.api.routes import ROUTES, url_map
 
@@ -58,7 +57,7 @@ def handle(request: Request) -> Response:
         return Response("OK", status=200, content_type="text/plain")
     if not (path == "/v1" or path.startswith("/v1/")):
         return _outside_v1(request, path)
-    request_id = f"req-{uuid.uuid4()}"
+    request_id = logs.request_id()
     response = _v1(request, request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
@@ -72,6 +71,9 @@ def _outside_v1(request: Request, path: str) -> Response:
         from shared.api.openapi import document
 
         return faults.json_reply(200, document(base))
+    if path == "/metrics" and request.method == "GET":
+        payload, content_type = metrics.exposition()
+        return Response(payload, status=200, content_type=content_type)
     if path == "/dead-letters" and request.method == "POST":
         return _dead_letter(request)
     return faults.json_reply(300, discovery.choices(base, path))

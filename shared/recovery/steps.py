@@ -13,6 +13,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from shared import logs
 from shared.recovery.context import HandOff, RecoveryContext, Settled
 from shared.recovery.lifecycle import LeaseLost
 from shared.recovery.reporting import FAILURE, SUCCESS, StepProgress
@@ -88,7 +89,8 @@ def run_step(ctx: RecoveryContext, name: str, inputs: dict[str, Any]) -> None:
     wanted = wanted_inputs(task)
     args = inputs if wanted is None else {k: v for k, v in inputs.items() if k in wanted}
     try:
-        outputs = task(ctx, progress).execute(**args) or {}
+        with logs.bound(step=task.step_name):
+            outputs = task(ctx, progress).execute(**args) or {}
     except Settled:
         progress.close(SUCCESS)
         raise
