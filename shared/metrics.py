@@ -11,9 +11,11 @@ it reports ``vigil_database_up 0`` and the process figures still answer.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import (
@@ -86,28 +88,123 @@ _MONITOR = text(
 )
 
 
-def _histogram_sql(table: str, labels: str, start: str, end: str, where: str, buckets) -> Any:
-    """Bucket counts computed by PostgreSQL, so no row leaves the database."""
-    duration = f"extract(epoch FROM ({end} - {start}))"
-    filters = ", ".join(f"count(*) FILTER (WHERE {duration} <= {bound})" for bound in buckets)
-    return text(
-        f"SELECT {labels}, count(*), coalesce(sum({duration}), 0), {filters} FROM {table}"
-        f" WHERE {end} IS NOT NULL AND {start} IS NOT NULL{where} GROUP BY {labels}"
-    )
+@dataclass(frozen=True)
+class HistogramSource:
+    """A histogram of durations of ended rows, bucketed by PostgreSQL (no row leaves it)."""
+
+    name: str
+    doc: str
+    labels: tuple[str, ...]
+    table: str
+    label_sql: str
+    start: str
+    end: str
+    where: str
+    buckets: tuple[float, ...]
+
+    @property
+    def sql(self) -> Any:
+        """Rows that ended in ``(:after, :until]``: an index range on the end column."""
+        duration = f"extract(epoch FROM ({self.end} - {self.start}))"
+        filters = ", ".join(
+            f"count(*) FILTER (WHERE {duration} <= {bound})" for bound in self.buckets
+        )
+        return text(
+            f"SELECT {self.label_sql}, count(*), coalesce(sum({duration}), 0), {filters}"
+            f" FROM {self.table} WHERE {self.end} > :after AND {self.end} <= :until"
+            f" AND {self.start} IS NOT NULL{self.where} GROUP BY {self.label_sql}"
+        )
 
 
-_RECOVERIES = _histogram_sql(
-    "recovery_attempts",
-    "kind, coalesce(outcome, 'unknown')",
-    "started_at",
-    "ended_at",
-    "",
-    RECOVERY_BUCKETS,
+HISTOGRAMS = (
+    HistogramSource(
+        "vigil_recovery_duration_seconds",
+        "Duration of ended recovery attempts, by kind and outcome",
+        ("kind", "outcome"),
+        "recovery_attempts",
+        "kind, coalesce(outcome, 'unknown')",
+        "started_at",
+        "ended_at",
+        "",
+        RECOVERY_BUCKETS,
+    ),
+    HistogramSource(
+        "vigil_evacuation_duration_seconds",
+        "Duration of ended vmoves (evacuations and migrations), by type and final status",
+        ("type", "status"),
+        "vmoves",
+        "type, status",
+        "start_time",
+        "end_time",
+        " AND deleted = 0",
+        EVACUATION_BUCKETS,
+    ),
 )
-_EVACUATIONS = _histogram_sql(
-    "vmoves", "type, status", "start_time", "end_time", " AND deleted = 0", EVACUATION_BUCKETS
+_VMOVES = text(
+    "SELECT type, status, count(*) FROM vmoves"
+    " WHERE status IN ('pending', 'ongoing') AND deleted = 0 GROUP BY type, status"
 )
-_VMOVES = text("SELECT type, status, count(*) FROM vmoves WHERE deleted = 0 GROUP BY type, status")
+_ROLLUP = text("SELECT last_run_at, last_result FROM job_runs WHERE name = :name")
+_ROLLUP_CLAIM = text(
+    "SELECT last_run_at, last_result FROM job_runs WHERE name = :name FOR UPDATE SKIP LOCKED"
+)
+_ROLLUP_SEED = text(
+    "INSERT INTO job_runs (name, last_run_at, last_result) VALUES (:name, NULL, NULL)"
+    " ON CONFLICT (name) DO NOTHING"
+)
+_ROLLUP_SAVE = text(
+    "UPDATE job_runs SET last_run_at = :watermark, last_result = CAST(:result AS jsonb)"
+    " WHERE name = :name"
+)
+STATEMENTS = ("_NOTIFICATIONS", "_HOSTS", "_MONITOR", "_VMOVES")
+# Histograms are counters: rows that ended before the watermark are folded once into a stored
+# rollup (job_runs), so a scrape reads only the rows that ended since, and purging old rows
+# never makes a bucket go down. Rows are folded only once they ended ROLLUP_LAG ago, so a write
+# committed a little after its end time (or by a pod with a slightly late clock) is not missed.
+ROLLUP_JOB = "metrics.rollup"
+ROLLUP_LAG = dt.timedelta(minutes=5)
+ROLLUP_EVERY = dt.timedelta(minutes=5)
+EPOCH = dt.datetime(1970, 1, 1)
+FAR = dt.datetime(9999, 1, 1)
+
+Buckets = dict[str, dict[str, list[float]]]
+
+
+def _fold(into: Buckets, source: HistogramSource, rows) -> None:
+    counts = into.setdefault(source.name, {})
+    for row in rows:
+        key = "|".join(str(v) for v in row[: len(source.labels)])
+        figures = [float(v) for v in row[len(source.labels) :]]
+        known = counts.get(key)
+        counts[key] = (
+            figures if known is None else [a + b for a, b in zip(known, figures, strict=True)]
+        )
+
+
+def advance_rollup() -> None:
+    """Fold rows that ended before ``now - ROLLUP_LAG`` into the rollup; one scraper at a time."""
+    with get_engine().begin() as conn:
+        conn.execute(_ROLLUP_SEED, {"name": ROLLUP_JOB})
+        claimed = conn.execute(_ROLLUP_CLAIM, {"name": ROLLUP_JOB}).first()
+        if claimed is None:
+            return  # another scrape is folding right now
+        now = conn.execute(text("SELECT now() AT TIME ZONE 'utc'")).scalar_one()
+        watermark = claimed.last_run_at
+        if watermark is not None and watermark > now - ROLLUP_LAG - ROLLUP_EVERY:
+            return
+        until = now - ROLLUP_LAG
+        stored: Buckets = dict((claimed.last_result or {}).get("histograms", {}))
+        for source in HISTOGRAMS:
+            rows = conn.execute(source.sql, {"after": watermark or EPOCH, "until": until}).all()
+            _fold(stored, source, rows)
+        conn.execute(
+            _ROLLUP_SAVE,
+            {
+                "name": ROLLUP_JOB,
+                "watermark": until,
+                "result": json.dumps({"histograms": stored}),
+            },
+        )
 
 
 def _age(now: dt.datetime, then: dt.datetime | None) -> float | None:
@@ -142,35 +239,37 @@ class StateCollector(Collector):
         yield took
 
     def _read(self) -> list[Metric]:
+        try:
+            advance_rollup()
+        except SQLAlchemyError as exc:  # e.g. a read-only replica: scrapes read every row
+            log.warning("metrics: histogram rollup not advanced: %s", exc)
         with get_engine().connect() as conn:
-            conn.execute(text("SET TRANSACTION READ ONLY"))
+            # One snapshot: the rollup and the rows past its watermark never overlap.
+            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
             conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_TIMEOUT_MS}"))
             notifications = conn.execute(_NOTIFICATIONS).all()
             hosts = conn.execute(_HOSTS).all()
             monitor = conn.execute(_MONITOR).one()
-            recoveries = conn.execute(_RECOVERIES).all()
-            evacuations = conn.execute(_EVACUATIONS).all()
             vmoves = conn.execute(_VMOVES).all()
+            rollup = conn.execute(_ROLLUP, {"name": ROLLUP_JOB}).first()
+            histograms: Buckets = json.loads(
+                json.dumps(((rollup.last_result if rollup else None) or {}).get("histograms", {}))
+            )
+            after = (rollup.last_run_at if rollup else None) or EPOCH
+            for source in HISTOGRAMS:
+                _fold(histograms, source, conn.execute(source.sql, {"after": after, "until": FAR}))
             conn.rollback()
         return [
             *_notification_families(notifications),
             *_host_families(hosts),
             *_monitor_families(monitor, hosts),
-            _histogram(
-                "vigil_recovery_duration_seconds",
-                "Duration of finished recovery attempts (stored rows), by kind and outcome",
-                ["kind", "outcome"],
-                recoveries,
-                RECOVERY_BUCKETS,
-            ),
-            _histogram(
-                "vigil_evacuation_duration_seconds",
-                "Duration of ended vmoves (stored rows), by type and final status",
+            *(_histogram(source, histograms.get(source.name, {})) for source in HISTOGRAMS),
+            _counts(
+                "vigil_vmoves",
+                "Vmoves not yet ended (pending, ongoing), by type and status",
                 ["type", "status"],
-                evacuations,
-                EVACUATION_BUCKETS,
+                vmoves,
             ),
-            _counts("vigil_vmoves", "Stored vmoves by type and status", ["type", "status"], vmoves),
         ]
 
 
@@ -302,13 +401,11 @@ def _monitor_families(row, hosts) -> list[Metric]:
     return families
 
 
-def _histogram(name: str, doc: str, labels: list[str], rows, buckets) -> HistogramMetricFamily:
-    family = HistogramMetricFamily(name, doc, labels=labels)
-    for row in rows:
-        values = [str(v) for v in row[: len(labels)]]
-        count, total, *cumulative = row[len(labels) :]
-        pairs = [(repr(float(b)), c) for b, c in zip(buckets, cumulative, strict=True)]
-        family.add_metric(values, [*pairs, ("+Inf", count)], float(total))
+def _histogram(source: HistogramSource, counts: dict[str, list[float]]) -> Metric:
+    family = HistogramMetricFamily(source.name, source.doc, labels=list(source.labels))
+    for key, (count, total, *cumulative) in sorted(counts.items()):
+        pairs = [(repr(float(b)), c) for b, c in zip(source.buckets, cumulative, strict=True)]
+        family.add_metric(key.split("|"), [*pairs, ("+Inf", count)], total)
     return family
 
 
