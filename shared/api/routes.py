@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from werkzeug.routing import BaseConverter, Map, Rule
 
+from shared import capacity
 from shared.api import handlers
 
 
@@ -37,6 +38,7 @@ ROUTES: dict[str, Route] = {
     "segments:update": Route(handlers.segments_update, reads_body=True),
     "segments:delete": Route(handlers.segments_delete),
     "segments:action": Route(handlers.bad_method("action")),
+    "segments:capacity": Route(capacity.capacity_handler, min_version=(1, 4)),
     "hosts:index": Route(handlers.hosts_index),
     "hosts:create": Route(handlers.hosts_create, reads_body=True),
     "hosts:show": Route(handlers.hosts_show),
@@ -62,6 +64,7 @@ _RESOURCE_RULES = [
     ("/segments/<segment_id>", "PUT", "segments:update"),
     ("/segments/<segment_id>", "DELETE", "segments:delete"),
     ("/segments/<segment_id>/action", "POST", "segments:action"),
+    ("/segments/<segment_id>/capacity", "GET", "segments:capacity"),
     ("/segments/<segment_id>/hosts", "GET", "hosts:index"),
     ("/segments/<segment_id>/hosts", "POST", "hosts:create"),
     ("/segments/<segment_id>/hosts/<host_id>", "GET", "hosts:show"),
