@@ -9,6 +9,7 @@ again: a resume re-runs the step that was in flight.
 from __future__ import annotations
 
 import inspect
+import logging
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
@@ -17,6 +18,8 @@ from shared import logs
 from shared.recovery.context import HandOff, RecoveryContext, Settled
 from shared.recovery.lifecycle import LeaseLost
 from shared.recovery.reporting import FAILURE, SUCCESS, StepProgress
+
+log = logging.getLogger(__name__)
 
 GROUP = "vigil.recovery_tasks"
 
@@ -90,7 +93,9 @@ def run_step(ctx: RecoveryContext, name: str, inputs: dict[str, Any]) -> None:
     args = inputs if wanted is None else {k: v for k, v in inputs.items() if k in wanted}
     try:
         with logs.bound(step=task.step_name):
+            log.info("step started (attempt %d)", ctx.attempt)
             outputs = task(ctx, progress).execute(**args) or {}
+            log.info("step done")
     except Settled:
         progress.close(SUCCESS)
         raise
