@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import requests
@@ -222,3 +223,33 @@ def test_metrics_with_the_database_down_answer_process_figures_and_database_up_z
         monkeypatch.setenv("VIGIL_DATABASE_URL", database_url)
         get_settings.cache_clear()
         dispose_engines()
+
+
+def test_a_host_recovery_moves_the_notification_to_finished_and_fills_the_evacuation_histogram(
+    cloud, served, noauth
+):
+    region = cloud()
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    for i in range(6):
+        region.boot_server("compute-000", name=f"vm-{i}", metadata={"HA_Enabled": "True"})
+    region.power_off("compute-000")
+    before = scrape(served.url)
+    assert before.value("vigil_evacuation_duration_seconds_count", status="succeeded") is None
+    uuid_ = notify("compute-000", "COMPUTE_HOST", STOPPED)
+    give_up = time.monotonic() + 120
+    while True:
+        assert time.monotonic() < give_up, "the recovery did not finish"
+        found = scrape(served.url)
+        statuses = {
+            s.labels["status"]
+            for s in found.samples("vigil_notifications")
+            if s.labels["type"] == "COMPUTE_HOST" and s.value
+        }
+        if statuses == {"finished"}:
+            break
+        assert statuses <= {"new", "running"}, (uuid_, statuses)
+    evacuated = "vigil_evacuation_duration_seconds_count"
+    assert found.value(evacuated, type="evacuation", status="succeeded") == 6
+    assert found.value("vigil_evacuation_duration_seconds_bucket", le="+Inf") == 6
+    assert found.value("vigil_recovery_duration_seconds_count", outcome="succeeded") == 1
+    assert found.value("vigil_vmoves", status="ongoing") is None
