@@ -379,6 +379,8 @@ class LocalVigil:
                 "VIGIL_CLOUDS_YAML": self.clouds_yaml or "",
                 "VIGIL_CLOUD": self.cloud,
                 "VIGIL_KUBERNETES__KUBECONFIG": self.kubeconfig or "",
+                # Readable lines at a terminal, unless asked otherwise (Knative's config: JSON).
+                "VIGIL_LOGGING__FORMAT": os.environ.get("VIGIL_LOGGING__FORMAT", "text"),
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             }
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from werkzeug.routing import BaseConverter, Map, Rule
 
+from shared import capacity
 from shared.api import handlers
 
 
@@ -122,6 +123,9 @@ for _resource in _resources():
         ROUTES[_endpoint] = _resource.handlers.get(_action) or Route(handlers.bad_method(_action))
         _RESOURCE_RULES.append((_path, _method, _endpoint))
 _RESOURCE_RULES.append(("/segments/<segment_id>/hosts/<host_id>/health", "GET", "hosts:health"))
+# Vigil's own failover-capacity view (microversion 1.4), beside the host health extension.
+ROUTES["segments:capacity"] = Route(capacity.capacity_handler, min_version=(1, 4))
+_RESOURCE_RULES.append(("/segments/<segment_id>/capacity", "GET", "segments:capacity"))
 
 
 def _rules() -> list[Rule]:
