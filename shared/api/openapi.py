@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, create_model
 from pydantic.json_schema import models_json_schema
 
-from shared.api import schemas
+from shared.api import overview, schemas
 from shared.api.microversions import MAX_VERSION, text
 from shared.api.routes import endpoints
 
@@ -57,6 +57,8 @@ NOTES = {
     "host and its latest health samples (newest first).",
     "versions": "The v1 version document (also under `/v1/{project_id}`).",
 }
+OPERATIONS.update(overview.OPERATIONS)
+NOTES.update(overview.NOTES)
 LIST_PARAMETERS = ["limit", "marker", "sort_key", "sort_dir"]
 FILTERS = {
     "segments:index": ["recovery_method", "service_type", "enabled"],
@@ -64,6 +66,7 @@ FILTERS = {
     "notifications:index": ["status", "type", "source_host_uuid", "generated-since"],
     "vmoves:index": ["status", "type"],
     "hosts:health": ["limit"],
+    **overview.FILTERS,
 }
 
 FAULT = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from werkzeug.routing import BaseConverter, Map, Rule
 
-from shared.api import handlers
+from shared.api import handlers, overview
 
 
 class ProjectIdConverter(BaseConverter):
@@ -77,6 +77,12 @@ _RESOURCE_RULES = [
     ("/notifications/<notification_id>/vmoves", "GET", "vmoves:index"),
     ("/notifications/<notification_id>/vmoves/<vmove_id>", "GET", "vmoves:show"),
 ]
+
+
+# Vigil's read-only extensions for the dashboard (microversion 1.4), kept in their own module.
+for _path, _method, _endpoint, _handler in overview.ENDPOINTS:
+    ROUTES[_endpoint] = Route(_handler, min_version=(1, 4))
+    _RESOURCE_RULES.append((_path, _method, _endpoint))
 
 
 def _rules() -> list[Rule]:
