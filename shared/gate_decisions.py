@@ -41,9 +41,7 @@ def record(gate: str, hosts: list[str], reason: str, data: dict[str, Any]) -> No
         log.error("gate %s decision not stored: %s", gate, exc)
 
 
-def recent(
-    session: Session, limit: int, since: dt.datetime | None = None
-) -> list[GateDecision]:
+def recent(session: Session, limit: int, since: dt.datetime | None = None) -> list[GateDecision]:
     """Newest first."""
     query = select(GateDecision).order_by(GateDecision.decided_at.desc(), GateDecision.id.desc())
     if since is not None:

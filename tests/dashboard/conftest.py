@@ -83,6 +83,8 @@ class Failure:
 
     rig: Rig
     api: ServedFunction
+    recover: ServedFunction
+    broker: Broker
     ha: InstanceHA
     dashboard: DashboardServer
     segment_uuid: str
@@ -123,7 +125,7 @@ def host_failure(monitor_rig) -> Iterator[Failure]:  # noqa: F811
             )
             host_uuids[host] = created.json()["host"]["uuid"]
         dashboard = DashboardServer(ha).start()
-        yield Failure(rig, api, ha, dashboard, segment["uuid"], host_uuids)
+        yield Failure(rig, api, recover, broker, ha, dashboard, segment["uuid"], host_uuids)
     finally:
         if dashboard is not None:
             dashboard.stop()
