@@ -24,7 +24,6 @@ from shared.api.schemas import Timestamp
 from shared.db import db_now, session_scope
 from shared.models import (
     DeadLetter,
-    GateDecision,
     HealthSample,
     Host,
     HostMonitorState,

@@ -7,9 +7,11 @@ import datetime as dt
 
 from shared.db import session_scope
 from shared.models import DeadLetter, GateDecision, HealthSample, HostMonitorState
+from tests.api import test_keystone
 from tests.api.conftest import add_host, add_segment
-from tests.api.test_keystone import client, keystone  # noqa: F401 (fixture)
+from tests.api.test_keystone import client
 
+keystone = test_keystone.keystone  # the fixture: a Keystone-validating api on the sim
 PATHS = ("/v1/summary", "/v1/gate-decisions", "/v1/dead-letters")
 
 

@@ -14,6 +14,7 @@ import re
 import threading
 from importlib import resources
 
+from keystoneauth1 import exceptions as ks_exceptions
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -70,7 +71,7 @@ class DashboardApp:
                 raise_exc=False,
                 timeout=15,
             )
-        except Exception as exc:  # keystoneauth: connection refused, timeouts, re-auth failure
+        except ks_exceptions.ClientException as exc:  # refused, timed out, re-auth failed
             return _bad_gateway(f"no answer from {self.api.root}: {exc}")
         response = Response(reply.content, status=reply.status_code)
         for name in RETURNED_HEADERS:
