@@ -15,7 +15,7 @@ import threading
 from importlib import resources
 
 from keystoneauth1 import exceptions as ks_exceptions
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from vigil.cloudauth import InstanceHA
@@ -86,11 +86,20 @@ def _bad_gateway(message: str) -> Response:
     return Response(json.dumps(body), status=502, content_type="application/json")
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """The page polls several routes every few seconds: no access log line for each."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
 class DashboardServer:
     """The app on a loopback port, in a background thread."""
 
     def __init__(self, api: InstanceHA, port: int = 0, host: str = "127.0.0.1") -> None:
-        self.server = make_server(host, port, DashboardApp(api), threaded=True)
+        self.server = make_server(
+            host, port, DashboardApp(api), threaded=True, request_handler=_QuietHandler
+        )
         self.url = f"http://{host}:{self.server.server_port}/"
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
