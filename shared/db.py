@@ -6,8 +6,9 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,3 +81,9 @@ def utcnow() -> dt.datetime:
 def db_now(session: Session) -> dt.datetime:
     """The database's clock, naive UTC: leases compare against one clock, not each pod's."""
     return session.execute(text("SELECT (now() AT TIME ZONE 'utc')")).scalar_one()
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE/DELETE run through ``Session.execute`` touched (its result is a cursor
+    result at run time; the ORM's signature only promises ``Result``)."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -9,13 +9,13 @@ carries its description: ``vigil settings`` prints them, and the README's table 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _flow(pre: list[str], main: list[str], post: list[str]) -> Field:
+def _flow(pre: list[str], main: list[str], post: list[str]) -> Any:
     return Field(
         default_factory=lambda: {"pre": list(pre), "main": list(main), "post": list(post)},
         description="JSON object of step-name lists `pre`, `main`, `post` (entry points in "

@@ -135,6 +135,7 @@ def _v1(request: Request, request_id: str) -> Response:
         version_headers = microversions.response_headers(version)
         body.check_media_type(request)
         parsed = body.parse_json(raw) if route.reads_body else None
+        params = dict(params)
         project_id = params.pop("project_id", None)
         if project_id is not None and project_id != context.project_id:
             raise errors.BadRequest(

@@ -112,7 +112,7 @@ def page(
         query = query.where(_after_marker(columns, [getattr(marker_row, k) for k in keys], dirs))
     if params.limit == 0:
         return []
-    order = [c.asc() if d == "asc" else c.desc() for c, d in zip(columns, dirs)]
+    order = [c.asc() if d == "asc" else c.desc() for c, d in zip(columns, dirs, strict=False)]
     return list(session.scalars(query.order_by(*order).limit(params.limit)))
 
 
@@ -125,8 +125,8 @@ def _after_marker(columns: list, values: list, dirs: list[str]):
             return tuple_(*columns) > tuple_(*values)
         return tuple_(*columns) < tuple_(*values)
     clauses = []
-    for i, (column, value, direction) in enumerate(zip(columns, values, dirs)):
-        prefix = [_equal(c, v) for c, v in zip(columns[:i], values[:i])]
+    for i, (column, value, direction) in enumerate(zip(columns, values, dirs, strict=False)):
+        prefix = [_equal(c, v) for c, v in zip(columns[:i], values[:i], strict=False)]
         clauses.append(and_(*prefix, _after(column, value, direction)))
     return or_(*clauses)
 

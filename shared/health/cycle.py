@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,11 +187,11 @@ def _read_signals(settings: Settings, names: list[str]):
     deadline = time.monotonic() + 2 * settings.safety.api_timeout
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-read")
     try:
-        reads = {
+        reads: dict[str, Future[Any]] = {
             "kubernetes": pool.submit(read_kubernetes, settings),
             "nova": pool.submit(read_nova, settings),
         }
-        results = {}
+        results: dict[str, Any] = {}
         for channel, future in reads.items():
             try:
                 results[channel] = future.result(timeout=max(0.0, deadline - time.monotonic()))

@@ -47,13 +47,14 @@ class RedfishPowerCheck:
                 "[fencing] redfish_url_template must be set and contain '{host}', e.g. "
                 "https://bmc-{host}.example/redfish/v1/Systems/1"
             )
+        self.url_template: str = cfg.redfish_url_template
         self.cfg = cfg
         self.http = requests.Session()
         if cfg.redfish_username:
             self.http.auth = (cfg.redfish_username, cfg.redfish_password or "")
 
     def is_off(self, host: str) -> bool:
-        url = self.cfg.redfish_url_template.format(host=host)
+        url = self.url_template.format(host=host)
         try:
             response = self.http.get(
                 url, timeout=self.cfg.timeout, headers={"Accept": "application/json"}
@@ -117,5 +118,5 @@ def gather_evidence(
         return evidence
     with ThreadPoolExecutor(max_workers=min(16, len(unproven))) as pool:
         results = pool.map(lambda h: _checked(driver, h, settings.fencing), unproven)
-        evidence.update(zip(unproven, results))
+        evidence.update(zip(unproven, results, strict=False))
     return evidence

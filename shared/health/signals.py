@@ -10,6 +10,7 @@ import datetime as dt
 import email.utils
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from shared.clients import CloudConfigError, kubernetes_client, openstack_connection
 from shared.settings import Settings
@@ -87,7 +88,8 @@ def read_kubernetes(settings: Settings) -> tuple[dict[str, NodeSignal], dt.datet
             _preload_content=False,
         )
         nodes = _items(nodes_response)
-        leases_response = client.CoordinationV1Api(api).list_namespaced_lease(
+        # _preload_content=False: the raw urllib3 response, whose Date header is the clock
+        leases_response: Any = client.CoordinationV1Api(api).list_namespaced_lease(
             cfg.lease_namespace, _request_timeout=timeout, _preload_content=False
         )
         leases = _items(leases_response)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 
-from shared.db import session_scope, utcnow
+from shared.db import rows_changed, session_scope, utcnow
 from shared.models import VMove
 from shared.recovery.context import HandOff, RecoveryContext
 from shared.recovery.lifecycle import Lease, LeaseLost
@@ -63,11 +63,13 @@ def set_vmove(vmove_id: int, lease: Lease, **values: Any) -> None:
     past its lease while another took over) can neither record nor start an evacuation."""
     values.setdefault("updated_at", utcnow())
     with session_scope() as session:
-        written = session.execute(
-            update(VMove)
-            .where(VMove.id == vmove_id, exists().where(lease.holds()))
-            .values(**values)
-        ).rowcount
+        written = rows_changed(
+            session.execute(
+                update(VMove)
+                .where(VMove.id == vmove_id, exists().where(lease.holds()))
+                .values(**values)
+            )
+        )
     if not written:
         lease.lost.set()
         raise LeaseLost(f"lease on {lease.notification_uuid} lost")
@@ -113,7 +115,7 @@ class ServerEvacuation:
             # The new owner finds the lock note in the vmove and unlocks when it is done.
             self.locked_by_us = False
             raise
-        except Exception as exc:  # Nova's reply or any other failure goes into the vmove
+        except Exception as exc:  # noqa: BLE001 - Nova's reply or any other failure goes into the vmove
             log.info("evacuation of %s failed: %s", self.server_id, exc)
             self._fail(str(exc))
         finally:
