@@ -96,7 +96,7 @@ class Failure:
 
 @pytest.fixture
 def host_failure(monitor_rig) -> Iterator[Failure]:  # noqa: F811
-    """Keystone-authenticated api found through the region's catalog; evacuations take 3 s."""
+    """Keystone-authenticated api found through the region's catalog; evacuations take 5 s."""
     recover = serve_function("recover")
     api = serve_function("api")
     broker = Broker(target=recover.url).start()
@@ -107,7 +107,7 @@ def host_failure(monitor_rig) -> Iterator[Failure]:  # noqa: F811
             servers_per_host=3,
             register_hosts=False,
             instance_ha_url=f"{api.url}/v1",
-            evacuation_latency=300,
+            evacuation_latency=500,
             env={**FAST, "VIGIL_SINK": broker.url},
         )
         ha = connect(rig.region.cloud_name, config_file=rig.region.clouds_yaml)
