@@ -57,6 +57,8 @@ def _extensions():
         "vigilsim.cli",
         "vigil.dev",
         "vigil.demo",
+        "vigil.dashboard",
+        "vigil.watch",
     ):
         try:
             module = importlib.import_module(module_name)
