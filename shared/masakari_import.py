@@ -17,7 +17,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, func, inspect, select, text
+from sqlalchemy import (
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -130,7 +141,9 @@ def read_source(url: str) -> Source:
             f"cannot reach the Masakari database at {redacted(url)}: {reason}"
         ) from exc
     except sa_exc.DBAPIError as exc:
-        raise ImportRefused(f"cannot read the Masakari database at {redacted(url)}: {exc.orig}")
+        raise ImportRefused(
+            f"cannot read the Masakari database at {redacted(url)}: {exc.orig}"
+        ) from exc
     finally:
         engine.dispose()
     return Source(
@@ -261,7 +274,9 @@ def _judge_notification(
     """Parse the payload and fill a missing segment uuid from the host; record what is wrong."""
     label = f"notification {row['notification_uuid']}"
     if row["type"] not in NOTIFICATION_TYPES:
-        violations.append(f"{label}: unknown type {row['type']!r} (Vigil knows {NOTIFICATION_TYPES})")
+        violations.append(
+            f"{label}: unknown type {row['type']!r} (Vigil knows {NOTIFICATION_TYPES})"
+        )
     if row["status"] not in NOTIFICATION_STATUSES:
         violations.append(f"{label}: unknown status {row['status']!r}")
     raw = row["payload"]
@@ -410,7 +425,8 @@ def _assign_ids(session: Session, table: TablePlan) -> None:
     moved = [r for r in table.new if r["id"] in taken]
     if moved:
         fresh = session.scalars(
-            text(f"SELECT nextval({_sequence(name)}) FROM generate_series(1, :n)"), {"n": len(moved)}
+            text(f"SELECT nextval({_sequence(name)}) FROM generate_series(1, :n)"),
+            {"n": len(moved)},
         ).all()
         for row, new_id in zip(moved, fresh, strict=True):
             if row["deleted"]:
@@ -422,15 +438,14 @@ def _insert(session: Session, table: TablePlan, rows: list[dict[str, Any]]) -> N
     """One multi-row INSERT per chunk (pg8000 binds at most 32767 parameters a statement)."""
     columns = len(rows[0]) if rows else 1
     step = max(1, 30000 // columns)
-    target = table.model.__table__
     for start in range(0, len(rows), step):
-        session.execute(target.insert().values(rows[start : start + step]))
+        session.execute(insert(table.model).values(rows[start : start + step]))
 
 
 def _update_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         session.execute(
-            Notification.__table__.update()
+            update(Notification)
             .where(
                 Notification.notification_uuid == row["notification_uuid"],
                 Notification.attempt == 0,
@@ -479,4 +494,3 @@ def vigil_counts(url: str) -> dict[str, int]:
             model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
             for model in (Segment, Host, Notification, VMove)
         }
-

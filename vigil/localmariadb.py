@@ -52,7 +52,7 @@ class LocalMariaDB:
 
     def create_database(self, name: str, *, fresh: bool = False) -> str:
         """Create ``name`` (dropped first when ``fresh``) and return its URL."""
-        import pymysql
+        import pymysql  # type: ignore[import-untyped]
 
         conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root")
         try:
@@ -92,7 +92,7 @@ class LocalMariaDB:
 
 def start(data_dir: Path | None = None, *, timeout: float = 60.0) -> LocalMariaDB:
     """Initialise ``data_dir`` (a fresh temporary one when None) and start MariaDB on it."""
-    import pymysql  # noqa: F401 - fail here, not after a timeout, when the driver is missing
+    import pymysql  # type: ignore[import-untyped]  # noqa: F401 - fail here, not after a timeout, when the driver is missing
 
     server = _binary("mariadbd", "mysqld")
     install_db = _binary("mariadb-install-db", "mysql_install_db")
@@ -117,26 +117,28 @@ def start(data_dir: Path | None = None, *, timeout: float = 60.0) -> LocalMariaD
             raise MariaDBError(f"mariadb-install-db failed in {folder}: {result.stderr.strip()}")
     port = free_port()
     log_path = folder / "server.log"
-    log = open(log_path, "ab")
-    process = subprocess.Popen(
-        [
-            server,
-            "--no-defaults",
-            f"--datadir={folder}",
-            f"--port={port}",
-            "--bind-address=127.0.0.1",
-            f"--socket={folder / 'mysqld.sock'}",
-            f"--pid-file={folder / 'mysqld.pid'}",
-            "--skip-grant-tables",
-            "--skip-name-resolve",
-            "--innodb-flush-log-at-trx-commit=0",
-            "--innodb-buffer-pool-size=64M",
-            *run_as,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(log_path, "ab") as log:  # the server keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [
+                server,
+                "--no-defaults",
+                f"--datadir={folder}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={folder / 'mysqld.sock'}",
+                f"--pid-file={folder / 'mysqld.pid'}",
+                "--skip-grant-tables",
+                "--skip-name-resolve",
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-buffer-pool-size=64M",
+                "--innodb-flush-method=nosync",
+                "--skip-innodb-doublewrite",
+                *run_as,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     db = LocalMariaDB(data_dir=folder, port=port, process=process, _owned_dir=owned)
     atexit.register(db.stop)
     deadline = time.monotonic() + timeout

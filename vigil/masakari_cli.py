@@ -136,7 +136,8 @@ def register(sub, db_sub) -> None:
         help="Masakari's [database] connection, e.g. mysql://masakari:PASS@db/masakari",
     )
     parser.add_argument(
-        "--database-url", help="Vigil's database; default: VIGIL_DATABASE_URL, else the embedded one"
+        "--database-url",
+        help="Vigil's database; default: VIGIL_DATABASE_URL, else the embedded one",
     )
     parser.add_argument(
         "--dry-run",

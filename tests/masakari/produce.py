@@ -144,12 +144,10 @@ def produce_postgresql(folder: Path) -> None:
         ]  # fmt: skip
         versions = ["--data-only", "--inserts", "-t", "masakari_alembic_version"]
         schema = "".join(
-            subprocess.run(
-                dump + extra, check=True, capture_output=True, text=True
-            ).stdout
+            subprocess.run(dump + extra, check=True, capture_output=True, text=True).stdout
             for extra in (["--schema-only"], [*versions, "-t", "alembic_version"])
         )
-        # Comments and pg_dump's per-run `\\restrict` keys would make every dump differ.
+        # Comments and pg_dump's per-run `\restrict` keys would make every dump differ.
         kept = [line for line in schema.splitlines() if not line.startswith(("--", "\\"))]
         (HERE / "postgresql-schema.sql").write_text(
             header("Masakari's schema on PostgreSQL") + "\n".join(kept) + "\n"
@@ -159,12 +157,13 @@ def produce_postgresql(folder: Path) -> None:
 
 
 def start_masakari_api(conf: Path, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [str(MASAKARI_VENV / "bin/masakari-api"), "--config-file", str(conf)],
-        stdout=open(conf.parent / "masakari-api.log", "ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(conf.parent / "masakari-api.log", "ab") as log:
+        process = subprocess.Popen(
+            [str(MASAKARI_VENV / "bin/masakari-api"), "--config-file", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
