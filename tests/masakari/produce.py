@@ -10,7 +10,9 @@
    MariaDB, with keystonemiddleware validating tokens at the region's Keystone and the region's
    Nova answering Masakari's compute-service checks;
 4. fills it through Masakari's API with openstacksdk (segments, hosts, notifications, one
-   deleted segment and host), then dumps the rows (``mariadb-data.sql``).
+   deleted segment and host), then dumps the rows (``mariadb-data.sql``);
+5. writes Masakari's own sample policy (``oslopolicy-sample-generator --namespace masakari``)
+   to ``policy.yaml.sample``.
 
 The suite only loads these files; it never installs Masakari.
 """
@@ -257,7 +259,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vigil-masakari-") as tmp:
         produce_mariadb(Path(tmp))
         produce_postgresql(Path(tmp))
-    print(f"wrote {', '.join(p.name for p in sorted(HERE.glob('*.sql')))} in {HERE}")
+    subprocess.run(
+        [
+            str(MASAKARI_VENV / "bin/oslopolicy-sample-generator"), "--namespace", "masakari",
+            "--output-file", str(HERE / "policy.yaml.sample"),
+        ],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    made = [*sorted(HERE.glob("*.sql")), HERE / "policy.yaml.sample"]
+    print(f"wrote {', '.join(p.name for p in made)} in {HERE}")
     return 0
 
 
