@@ -12,6 +12,7 @@ markers stay valid too; a soft-deleted row keeps Masakari's meaning (``deleted``
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ from sqlalchemy import (
     Table,
     create_engine,
     func,
-    insert,
     inspect,
     select,
     text,
@@ -434,12 +434,27 @@ def _assign_ids(session: Session, table: TablePlan) -> None:
             row["id"] = new_id
 
 
-def _insert(session: Session, table: TablePlan, rows: list[dict[str, Any]]) -> None:
-    """One multi-row INSERT per chunk (pg8000 binds at most 32767 parameters a statement)."""
-    columns = len(rows[0]) if rows else 1
-    step = max(1, 30000 // columns)
-    for start in range(0, len(rows), step):
-        session.execute(insert(table.model).values(rows[start : start + step]))
+def _json_value(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """One statement and one round trip for the whole batch: the rows travel as one JSON
+    parameter that PostgreSQL expands with ``jsonb_populate_recordset`` (pg8000 would send
+    an executemany row by row). Columns left out keep their server defaults."""
+    if not rows:
+        return
+    name = model.__tablename__
+    columns = ", ".join(rows[0])
+    session.execute(
+        text(
+            f"INSERT INTO {name} ({columns}) SELECT {columns} "
+            f"FROM jsonb_populate_recordset(NULL::{name}, CAST(:rows AS jsonb))"
+        ),
+        {"rows": json.dumps(rows, default=_json_value)},
+    )
 
 
 def _update_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -474,7 +489,7 @@ def apply(
         for start in range(0, len(table.new), batch_rows):
             batch = table.new[start : start + batch_rows]
             with session_scope(url) as session:
-                _insert(session, table, batch)
+                insert_rows(session, table.model, batch)
             done += len(batch)
             if progress:
                 progress(table.label, done, total)
