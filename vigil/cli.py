@@ -53,6 +53,7 @@ def _extensions():
 
     for module_name in (
         "vigil.purge_cli",
+        "vigil.masakari_cli",
         "vigil.settings_cli",
         "vigilsim.cli",
         "vigil.dev",
