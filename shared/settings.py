@@ -299,6 +299,32 @@ class DeadLetters(BaseModel):
     )
 
 
+class Logging(BaseModel):
+    """How the four functions write their logs (one format for all)."""
+
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object per line (for a log collector); `text`: one "
+        "readable line",
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="lowest level written"
+    )
+
+
+class Capacity(BaseModel):
+    """Failover capacity (admission control): can a segment absorb its largest host?"""
+
+    check: bool = Field(
+        False,
+        description="the monitor checks every segment's failover capacity from Placement "
+        "each tick, stores it for `/metrics` and emits `segment.capacity.lost`/`.restored`",
+    )
+    check_interval: int = Field(
+        300, ge=1, description="seconds between two capacity checks of the monitor"
+    )
+
+
 class Settings(BaseSettings):
     """Everything Vigil reads from its environment."""
 
@@ -415,6 +441,8 @@ class Settings(BaseSettings):
     fencing: Fencing = Field(default_factory=Fencing)
     host_return: HostReturn = Field(default_factory=HostReturn)
     purge: Purge = Field(default_factory=Purge)
+    logging: Logging = Field(default_factory=Logging)
+    capacity: Capacity = Field(default_factory=Capacity)
     dead_letters: DeadLetters = Field(default_factory=DeadLetters)
 
     @model_validator(mode="after")

@@ -24,13 +24,15 @@ from vigilsim.model import NETWORKS, CloudError, Model
 from vigilsim.network import EAGER_LIMIT, Listeners
 from vigilsim.nova import Nova
 from vigilsim.nova import fault as nova_fault
+from vigilsim.placement import Placement
 from vigilsim.redfish import Redfish
 
-APIS = ("keystone", "nova", "kubernetes", "redfish", "ipmi")
+APIS = ("keystone", "nova", "kubernetes", "redfish", "ipmi", "placement")
 LOG_LIMIT = 200_000  # request_log entries kept
 _PREFIXES = {
     "/identity": "keystone",
     "/compute": "nova",
+    "/placement": "placement",
     "/k8s": "kubernetes",
     "/redfish": "redfish",
     "/control": "control",
@@ -118,6 +120,7 @@ class Region:
         self.url = base
         self.keystone_url = f"{base}/identity"
         self.nova_url = f"{base}/compute/v2.1"
+        self.placement_url = f"{base}/placement"
         self.kubernetes_url = f"{base}/k8s"
         self.control_url = f"{base}/control"
         self.redfish_url_template = f"{base}/redfish/v1/Systems/{{host}}"
@@ -131,12 +134,18 @@ class Region:
             lambda: self.config.rpc_response_timeout,
             config.hypervisor_domain,
         )
+        self.placement = Placement(
+            self.model,
+            self.placement_url,
+            f".{config.hypervisor_domain}" if config.hypervisor_domain else "",
+        )
         self.kubernetes = Kubernetes(self.model, self)
         self.redfish = Redfish(self.model)
         self.control = Control(self)
         self._handlers = {
             "keystone": self.keystone.handle,
             "nova": self.nova.handle,
+            "placement": self.placement.handle,
             "kubernetes": self.kubernetes.handle,
             "redfish": self.redfish.handle,
             "control": self.control.handle,
@@ -358,6 +367,7 @@ class Region:
         entries = [
             ("identity", "keystone", self.keystone_url + "/v3"),
             ("compute", "nova", self.nova_url),
+            ("placement", "placement", self.placement_url),
         ]
         if self.instance_ha_url:
             entries.append(("instance-ha", "masakari", self.instance_ha_url))

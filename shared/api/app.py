@@ -8,7 +8,6 @@ handler: body schema (400) → policy (403) → lookups (404) → conflicts (409
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from shared import db, errors
+from shared import db, errors, logs, metrics
 from shared.api import auth, body, discovery, faults, microversions
 from shared.api.handlers import Reply
 from shared.api.routes import ROUTES, Route, url_map
@@ -59,7 +58,7 @@ def handle(request: Request) -> Response:
         return Response("OK", status=200, content_type="text/plain")
     if not (path == "/v1" or path.startswith("/v1/")):
         return _outside_v1(request, path)
-    request_id = f"req-{uuid.uuid4()}"
+    request_id = logs.request_id()
     response = _v1(request, request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
@@ -73,6 +72,9 @@ def _outside_v1(request: Request, path: str) -> Response:
         from shared.api.openapi import document
 
         return faults.json_reply(200, document(base))
+    if path == "/metrics" and request.method == "GET":
+        payload, content_type = metrics.exposition()
+        return Response(payload, status=200, content_type=content_type)
     return faults.json_reply(300, discovery.choices(base, path))
 
 

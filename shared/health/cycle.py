@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from shared import errors
+from shared import capacity, errors
 from shared.db import db_now, session_scope
 from shared.health import fencing, gates, probes, restore
 from shared.health.matrix import Matrix, MatrixError, load_matrix
@@ -97,6 +97,7 @@ def run_tick(settings: Settings | None = None) -> dict[str, Any]:
                 results.append(monitor.round().summary())
                 next_round = started + len(results) * interval
                 if next_round > deadline:
+                    capacity.check(settings)
                     return {"rounds": results}
                 time.sleep(max(0.0, next_round - time.monotonic()))
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 
+from shared import logs
 from shared.db import rows_changed, session_scope, utcnow
 from shared.models import VMove
 from shared.recovery.context import HandOff, RecoveryContext
@@ -400,7 +401,7 @@ def evacuate_attempt(
 
     threads = max(1, ctx.settings.host_failure_recovery_threads)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evacuate") as pool:
-        futures = [pool.submit(work, v) for v in todo]
+        futures = [pool.submit(logs.carry(work), v) for v in todo]
         errors = [f.exception() for f in futures]
     ctx.lease.check()
     for error in errors:

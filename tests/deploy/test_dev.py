@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -299,3 +300,12 @@ def test_the_triggers_dead_letter_sink_is_its_own_function_and_stores_what_it_ge
         "503",
         route.subscriber,
     )
+
+
+def test_vigil_dev_writes_readable_text_logs_with_one_access_line_per_request(local_vigil):
+    reply = requests.get(f"{local_vigil.api_url}/v1", timeout=10)
+    request_id = reply.headers["x-openstack-request-id"]
+    log = (local_vigil.options.log_dir / "api.log").read_text()
+    [line] = [line for line in log.splitlines() if request_id in line]
+    assert re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z INFO api vigil\.access \[request_id=", line), line
+    assert '"GET /v1" ' in line and not line.startswith("{")
