@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -86,6 +87,7 @@ class Notification(SoftDeleteMixin, Base):
         Index("ix_notifications_host_type_time", "source_host_uuid", "type", "generated_time"),
         Index("ix_notifications_generated_time", "generated_time"),
         Index("ix_notifications_created_at_id", "created_at", "id"),
+        Index("ix_notifications_type_status", "type", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -115,6 +117,13 @@ class VMove(SoftDeleteMixin, Base):
         UniqueConstraint("uuid", name="uniq_vmove0uuid"),
         Index("ix_vmoves_notification_uuid", "notification_uuid"),
         Index("ix_vmoves_deleted_at", "deleted_at"),
+        Index(
+            "ix_vmoves_unfinished",
+            "type",
+            "status",
+            postgresql_where=text("status IN ('pending', 'ongoing') AND deleted = 0"),
+        ),
+        Index("ix_vmoves_end_time", "end_time"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -140,6 +149,7 @@ class RecoveryAttempt(Base):
     __tablename__ = "recovery_attempts"
     __table_args__ = (
         UniqueConstraint("notification_uuid", "number", name="uniq_attempt0notification0number"),
+        Index("ix_recovery_attempts_ended_at", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

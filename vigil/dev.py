@@ -2,7 +2,8 @@
 
 An embedded PostgreSQL (migrated), the four functions as functions-framework processes started
 with the image's own CMD, the local broker (their ``K_SINK``) and the PingSource scheduler from
-``vigil.wiring``; against the simulated region unless a clouds.yaml and kubeconfig are given.
+``vigil.wiring``; against the simulated region unless a clouds.yaml is given (a kubeconfig is optional: without
+one the monitor watches hosts through Nova and their BMCs).
 Also ``vigil dead-letters``: the events Knative (or the local broker) gave up delivering.
 """
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import yaml
 
+from shared.redaction import hide_password, hide_passwords
 from vigil.localdb import free_port
 
 if TYPE_CHECKING:
@@ -301,13 +303,36 @@ class LocalVigil:
 
     def _check_cloud(self) -> None:
         options = self.options
-        if options.clouds_yaml or options.kubeconfig:
-            if not (options.clouds_yaml and options.kubeconfig):
-                raise DevError("a real cloud needs both --clouds-yaml and --kubeconfig")
+        if options.kubeconfig and not options.clouds_yaml:
+            raise DevError("--kubeconfig needs --clouds-yaml (the real cloud's Nova)")
+        if options.clouds_yaml:
             check_clouds_yaml(options.clouds_yaml, options.cloud)
-            check_kubeconfig(options.kubeconfig)
+            if options.kubeconfig:
+                check_kubeconfig(options.kubeconfig)
+                self.kubeconfig = str(Path(options.kubeconfig).resolve())
             self.clouds_yaml = str(Path(options.clouds_yaml).resolve())
-            self.kubeconfig = str(Path(options.kubeconfig).resolve())
+            self._check_fencing()
+
+    def _check_fencing(self) -> None:
+        """A real cloud's monitor needs a fencing choice; ask it as the monitor will, with the
+        environment its process gets, before anything starts."""
+        monitor = next(s for s in function_specs(self.manifests) if s.service == "monitor")
+        env = {**os.environ, **self.manifests.config_env(), **monitor.env, **self.options.env}
+        reply = subprocess.run(
+            [sys.executable, "-m", "shared.power"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if reply.returncode != 0:
+            lines = reply.stderr.strip().splitlines() or [f"exit status {reply.returncode}"]
+            raise DevError(f"the monitor would refuse to start: {lines[-1]}")
+        if reply.stdout.strip() == "taint" and not self.kubeconfig:
+            raise DevError(
+                "VIGIL_FENCING__DRIVER=taint reads the Nodes' out-of-service taint: it needs "
+                "--kubeconfig; without Kubernetes choose redfish or ipmi (Nova + BMC)"
+            )
 
     def _start_database(self) -> None:
         from shared.migrate import upgrade
@@ -332,12 +357,15 @@ class LocalVigil:
             upgrade(url)
         except Exception as exc:
             message = str(exc).splitlines()[0]
+            shown = hide_password(url)
             if "Can't locate revision" in message:
                 raise DevError(
-                    f"the database at {url} was migrated by a newer Vigil ({message}); "
+                    f"the database at {shown} was migrated by a newer Vigil ({message}); "
                     "use a fresh --data-dir or upgrade Vigil"
                 ) from exc
-            raise DevError(f"cannot migrate the database at {url}: {message}") from exc
+            raise DevError(
+                f"cannot migrate the database at {shown}: {hide_passwords(message)}"
+            ) from exc
         self.database_url = url
 
     def _start_region(self, api_url: str) -> None:
@@ -367,6 +395,8 @@ class LocalVigil:
                 "VIGIL_CLOUDS_YAML": self.clouds_yaml or "",
                 "VIGIL_CLOUD": self.cloud,
                 "VIGIL_KUBERNETES__KUBECONFIG": self.kubeconfig or "",
+                # Readable lines at a terminal, unless asked otherwise (Knative's config: JSON).
+                "VIGIL_LOGGING__FORMAT": os.environ.get("VIGIL_LOGGING__FORMAT", "text"),
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             }
         )
@@ -435,7 +465,7 @@ class LocalVigil:
         lines.append(f"  broker   {broker}  (K_SINK)")
         for tick in self.scheduler.ticks:
             lines.append(f"  tick     {tick.name}: {tick.schedule.expression} → {tick.sink}")
-        lines.append(f"  database {self.database_url}")
+        lines.append(f"  database {hide_password(self.database_url)}")
         if self.dashboard is not None:
             lines.append(f"  dashboard {self.dashboard.url}")
         if self.region is not None:
@@ -451,13 +481,15 @@ class LocalVigil:
                 "-H 'content-type: application/json' -d '{\"host\": \"compute-000\"}'",
             ]
         else:
-            lines.append(
-                f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes from {self.kubeconfig}"
-            )
+            kubernetes = self.kubeconfig or "none (hosts watched through Nova and their BMCs)"
+            lines.append(f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes: {kubernetes}")
             lines.append(
                 f"Point the catalog's instance-ha endpoint (or --os-endpoint-override) at {self.api_url}/v1"
             )
-        lines.append(f"Dead letters: VIGIL_DATABASE_URL={self.database_url} vigil dead-letters")
+        lines.append(
+            "Commands in another shell (`vigil dead-letters`, `vigil purge`...) use this database "
+            "while it runs"
+        )
         return "\n".join(lines)
 
 
@@ -490,6 +522,8 @@ def quiet_warnings() -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from vigil.database import clear_dev_state, write_dev_state
+
     quiet_warnings()
     manifests = load_manifests(MANIFESTS)
     try:
@@ -515,6 +549,7 @@ def _dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with LocalVigil(options, manifests) as local:
+            write_dev_state(local.database_url or "", local.api_url)
             print(local.describe(), flush=True)
             print("Ctrl-C stops everything.", flush=True)
             while not stop.wait(1):
@@ -528,6 +563,8 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130 if not stop.is_set() else 0
+    finally:
+        clear_dev_state()
     return 0
 
 
@@ -579,7 +616,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 def register(sub, db_sub) -> None:
     dev = sub.add_parser(
         "dev",
-        help="run all of Vigil locally (simulated region unless --clouds-yaml/--kubeconfig)",
+        help="run all of Vigil locally (simulated region unless --clouds-yaml)",
         description=__doc__.split("\n\n")[1],
     )
     dev.add_argument(
@@ -587,7 +624,8 @@ def register(sub, db_sub) -> None:
     )
     dev.add_argument("--cloud", default="vigil", help="entry in --clouds-yaml (default: vigil)")
     dev.add_argument(
-        "--kubeconfig", help="a real cloud: kubeconfig of the cluster running its computes"
+        "--kubeconfig",
+        help="a real cloud: kubeconfig of the cluster running its computes (optional)",
     )
     dev.add_argument(
         "--api-port",

@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel, create_model
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from shared.api import overview, schemas
+from shared import capacity, schemas
+from shared.api import overview
 from shared.api.microversions import MAX_VERSION, text
 from shared.api.routes import endpoints
 
@@ -29,6 +30,7 @@ NotificationList = _envelope(
 VMoveReply = _envelope("VMoveReply", "vmove", schemas.VMoveView)
 VMoveList = _envelope("VMoveList", "vmoves", schemas.VMoveView, many=True)
 HealthReply = _envelope("HealthReply", "health", schemas.HostHealthView)
+CapacityReply = _envelope("CapacityReply", "capacity", capacity.CapacityView)
 
 # endpoint → (request model, success status, response model)
 OPERATIONS: dict[str, tuple[type[BaseModel] | None, int, type[BaseModel] | None]] = {
@@ -37,6 +39,7 @@ OPERATIONS: dict[str, tuple[type[BaseModel] | None, int, type[BaseModel] | None]
     "segments:show": (None, 200, SegmentReply),
     "segments:update": (schemas.SegmentUpdateRequestV12, 200, SegmentReply),
     "segments:delete": (None, 204, None),
+    "segments:capacity": (None, 200, CapacityReply),
     "hosts:index": (None, 200, HostList),
     "hosts:create": (schemas.HostCreateRequest, 201, HostReply),
     "hosts:show": (None, 200, HostReply),
@@ -56,6 +59,9 @@ NOTES = {
     "notifications:show": "`recovery_workflow_details` is returned from microversion 1.1.",
     "hosts:health": "Vigil extension, microversion 1.4 or later: the monitor's settled view of the "
     "host and its latest health samples (newest first).",
+    "segments:capacity": "Vigil extension, microversion 1.4 or later: whether the segment's "
+    "other usable hosts and free reserved hosts can take the servers of its largest host "
+    "(figures from Placement).",
     "versions": "The v1 version document (also under `/v1/{project_id}`).",
 }
 OPERATIONS.update(overview.OPERATIONS)

@@ -1,5 +1,7 @@
 """Request and response shapes of the API, as pydantic models (api.md §6, §8-11).
 
+They live outside shared/api because the monitor creates notifications with the same checks.
+
 The models are the one source of shapes: they validate bodies, shape replies and generate the
 OpenAPI document. Masakari validated with JSON Schema Draft 4, and clients compare its texts,
 so every field type checks in JSON Schema's order and reports JSON Schema's wording; ``validate``
@@ -133,7 +135,8 @@ def _hostname(value: Any) -> str:
 
 
 RECOVERY_METHODS = ["auto", "reserved_host", "auto_priority", "rh_priority"]
-NOTIFICATION_TYPES = ("VM", "PROCESS", "COMPUTE_HOST")
+# Masakari lists the types in this order in its schema and so in its messages.
+NOTIFICATION_TYPES = ("COMPUTE_HOST", "VM", "PROCESS")
 EVENT_TYPES = ("STARTED", "STOPPED")
 HOST_STATUSES = ("NORMAL", "UNKNOWN")
 CLUSTER_STATUSES = ("ONLINE", "OFFLINE")
@@ -185,7 +188,10 @@ def _payload(value: Any) -> dict[str, str]:
         except PydanticCustomError as exc:
             raise _fail((exc.context or {})["detail"], field=key, value=item) from None
     if extra:
-        raise _fail(_additional_message(extra), bare=True)
+        verb = "does" if len(extra) == 1 else "do"
+        keys = ", ".join(repr(k) for k in sorted(extra))
+        detail = f"{keys} {verb} not match any of the regexes: {PAYLOAD_KEY.pattern!r}"
+        raise _fail(detail, field="payload", value=value)
     return value
 
 
