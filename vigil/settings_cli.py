@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
+from shared.redaction import hide_password
 from shared.settings import get_settings, reference
 from vigil import masakari_conf
 
@@ -18,17 +21,57 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
+def _database_problem(url: str) -> str | None:
+    """Whether the configured database answers (the one check that contacts a server)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from shared.db import normalise_url
+
+    engine = create_engine(normalise_url(url), connect_args={"timeout": 10})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        return f"VIGIL_DATABASE_URL: {hide_password(url)} cannot be reached: {reason}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def check() -> int:
+    """``--check``: every settings problem on stderr and exit 1, or one line of success."""
+    from shared.preflight import problems
+
+    found = problems()
+    if not found and get_settings().database_url:
+        unreachable = _database_problem(str(get_settings().database_url))
+        found += [unreachable] if unreachable else []
+    for line in found:
+        print(line, file=sys.stderr)
+    if found:
+        print(f"{len(found)} settings problem(s)", file=sys.stderr)
+        return 1
+    print("settings OK")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.check:
+        return check()
     if args.from_masakari_conf:
         return masakari_conf.run(args)
     if args.current:
         current = get_settings().model_dump()
         for variable, _, _ in reference():
-            value = current
+            value: Any = current
             for part in variable.removeprefix("VIGIL_").lower().split("__"):
                 value = value[part]
-            if "password" in variable.lower() or "database_url" in variable.lower():
+            if "password" in variable.lower():
                 value = "***" if value else value
+            elif "url" in variable.lower() and value:
+                value = hide_password(str(value))
             print(f"{variable}={'' if value is None else value}")
     else:
         print(markdown_table())
@@ -41,6 +84,12 @@ def register(sub, db_sub) -> None:
         "--current",
         action="store_true",
         help="print the values in effect here (secrets masked) instead",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check every setting (and that the database answers); print each problem, "
+        "exit 1 if any",
     )
     masakari_conf.add_arguments(parser)
     parser.set_defaults(func=_run)
