@@ -32,7 +32,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from shared.api.schemas import NOTIFICATION_TYPES, RECOVERY_METHODS
+from shared.schemas import NOTIFICATION_TYPES, RECOVERY_METHODS
 from shared.db import session_scope, utcnow
 from shared.models import Base, Host, Notification, Segment, VMove
 

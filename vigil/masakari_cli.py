@@ -86,14 +86,13 @@ def _fail(message: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from sqlalchemy import exc as sa_exc
 
-    from shared.migrate import current
     from vigil.database import resolve_url
 
     try:
         source = mi.read_source(args.source)
         with resolve_url(args.database_url) as url:
             try:
-                return _import(source, url, args, current(url))
+                return _import(source, url, args)
             except sa_exc.IntegrityError as exc:
                 return _fail(
                     f"a row changed in Vigil's database while importing ({exc.orig}); the "
@@ -105,12 +104,12 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
 
-def _import(source: mi.Source, url: str, args: argparse.Namespace, revision: str | None) -> int:
+def _import(source: mi.Source, url: str, args: argparse.Namespace) -> int:
     from shared.db import session_scope
 
-    head = _head()
-    if revision != head:
-        return _fail(f"Vigil's database is not at schema {head}: run `vigil db upgrade`")
+    newest = _schema_behind(url)
+    if newest:
+        return _fail(f"Vigil's database is not at schema {newest}: run `vigil db upgrade`")
     with session_scope(url) as session:
         plan = mi.plan(source, session)
     _report(plan, args.dry_run)
@@ -126,12 +125,18 @@ def _import(source: mi.Source, url: str, args: argparse.Namespace, revision: str
     return 0
 
 
-def _head() -> str | None:
+def _schema_behind(url: str) -> str | None:
+    """The newest revisions, when Vigil's database is not at all of them; else None."""
+    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
+    from shared.db import get_engine
     from shared.migrate import MIGRATIONS
 
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+    with get_engine(url).connect() as conn:
+        applied = set(MigrationContext.configure(conn).get_current_heads())
+    return None if applied == heads else ", ".join(sorted(heads))
 
 
 def register(sub, db_sub) -> None:
