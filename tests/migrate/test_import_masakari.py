@@ -354,3 +354,27 @@ def test_a_vigil_database_not_at_the_newest_schema_is_refused(masakari, run_impo
     outcome = run_import(masakari.url, "--database-url", empty)
     assert outcome.status == 1
     assert "Vigil's database is not at schema" in outcome.err and "vigil db upgrade" in outcome.err
+
+
+@pytest.mark.parametrize("revision", ["8f848eb45d03", "8bdf5929c5a6"])
+def test_older_masakari_schemas_are_imported(masakari, run_import, revision):
+    """What Masakari's own migrations add after each revision is taken away again: before
+    13adff5efb9a notifications have no segment uuid (Vigil takes it from the host), before
+    8bdf5929c5a6 there is no vmoves table."""
+    statements = [
+        "ALTER TABLE notifications DROP COLUMN failover_segment_uuid, DROP COLUMN message",
+        f"UPDATE masakari_alembic_version SET version_num = '{revision}'",
+    ]
+    if revision == "8f848eb45d03":
+        statements.append("DROP TABLE vmoves")
+    masakari.sql(*statements)
+    outcome = run_import(masakari.url)
+    assert outcome.status == 0, outcome.err
+    assert f"Masakari schema {revision}" in outcome.out
+    with session_scope() as session:
+        rows = session.execute(
+            select(Notification.failover_segment_uuid, Host.failover_segment_id).join(
+                Host, Host.uuid == Notification.source_host_uuid
+            )
+        ).all()
+    assert len(rows) == 3 and all(mine == hosts for mine, hosts in rows)
