@@ -47,38 +47,84 @@ def power_check(settings: Settings) -> PowerCheck | None:
         return None
 
 
-def _checked(driver: PowerCheck, host: str, cfg: Fencing) -> str | None:
-    """Ask up to ``retry_max`` more times on errors (Masakari's ipmi_retry_max); a clear 'on'
-    answer is final for this cycle."""
-    for attempt in range(cfg.retry_max + 1):
+def _checked(driver: PowerCheck, host: str, cfg: Fencing, quick: bool) -> tuple[bool, str | None]:
+    """``(answered, evidence)`` for one host.
+
+    The full read asks up to ``retry_max`` more times on errors (Masakari's ipmi_retry_max); the
+    quick read of a suspect asks once, so a round is never held by retry sleeps: the next round
+    asks again. A clear 'on' answer is final for the round either way.
+    """
+    tries = 1 if quick else cfg.retry_max + 1
+    for attempt in range(tries):
         try:
-            return f"{driver.name}:off" if driver.is_off(host) else None
+            return True, f"{driver.name}:off" if driver.is_off(host) else None
         except PowerCheckError as exc:
             log.warning("power check of %s failed (try %d): %s", host, attempt + 1, exc)
-            if attempt < cfg.retry_max:
+            if attempt + 1 < tries:
                 time.sleep(cfg.retry_interval)
-    return None
+    return False, None
+
+
+class Evidence:
+    """Fencing evidence gathered during one sampling round.
+
+    Each host's power state is read at most once per round: an answer found for a suspect
+    (quick read) is reused when the same host is reported, and the driver is built once.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._driver: PowerCheck | None = None
+        self._driver_built = False
+        self.answers: dict[str, str | None] = {}  # hosts the controller answered for
+
+    def _power_check(self) -> PowerCheck | None:
+        if not self._driver_built:
+            self._driver = power_check(self.settings)
+            self._driver_built = True
+        return self._driver
+
+    def proof(self, hosts: Iterable[str], tainted: set[str]) -> dict[str, str | None]:
+        """Evidence that suspects are off: the taint or one power read each, never the opt-out.
+
+        ``disable_ipmi_check`` trusts a verdict already reached; it proves nothing about a
+        host whose only symptom is a late Lease, so it cannot shorten detection.
+        """
+        return self._gather(list(hosts), tainted, quick=True)
+
+    def gather(self, hosts: Iterable[str], tainted: set[str]) -> dict[str, str | None]:
+        """Fencing evidence per host that may be reported dead (None: nothing proves it off)."""
+        hosts = list(hosts)
+        if self.settings.host.disable_ipmi_check:
+            return {host: OPT_OUT_EVIDENCE for host in hosts}
+        return self._gather(hosts, tainted, quick=False)
+
+    def _gather(self, hosts: list[str], tainted: set[str], quick: bool) -> dict[str, str | None]:
+        evidence: dict[str, str | None] = {}
+        unproven = []
+        for host in hosts:
+            if host in tainted:
+                evidence[host] = TAINT_EVIDENCE
+            elif host in self.answers:
+                evidence[host] = self.answers[host]
+            else:
+                unproven.append(host)
+        driver = self._power_check() if unproven else None
+        if driver is None:
+            evidence.update({host: None for host in unproven})
+            return evidence
+        cfg = self.settings.fencing
+        with ThreadPoolExecutor(max_workers=min(16, len(unproven))) as pool:
+            results = pool.map(lambda h: _checked(driver, h, cfg, quick), unproven)
+            for host, (answered, found) in zip(unproven, results, strict=True):
+                evidence[host] = found
+                if answered:
+                    self.answers[host] = found
+        return evidence
 
 
 def gather_evidence(
     settings: Settings, hosts: Iterable[str], tainted: set[str]
 ) -> dict[str, str | None]:
     """Fencing evidence per host (None: nothing proves the host is off)."""
-    hosts = list(hosts)
-    evidence: dict[str, str | None] = {}
-    if settings.host.disable_ipmi_check:
-        return {host: OPT_OUT_EVIDENCE for host in hosts}
-    unproven = []
-    for host in hosts:
-        if host in tainted:
-            evidence[host] = TAINT_EVIDENCE
-        else:
-            unproven.append(host)
-    driver = power_check(settings) if unproven else None
-    if driver is None:
-        evidence.update({host: None for host in unproven})
-        return evidence
-    with ThreadPoolExecutor(max_workers=min(16, len(unproven))) as pool:
-        results = pool.map(lambda h: _checked(driver, h, settings.fencing), unproven)
-        evidence.update(zip(unproven, results))
-    return evidence
+    return Evidence(settings).gather(hosts, tainted)

@@ -13,7 +13,7 @@ from shared.models import VMove
 from shared.power import Fence, PowerError, power_fence
 from shared.recovery.context import Settled
 from shared.recovery.evacuation import evacuate_attempt
-from shared.recovery.nova import FORCE_DOWN_MICROVERSION
+from shared.recovery.nova import FORCE_DOWN_MICROVERSION, NovaError, summary
 from shared.recovery.reporting import earlier_outputs
 from shared.recovery.steps import Task
 
@@ -144,6 +144,13 @@ class PrepareHAEnabledInstancesTask(Task):
         self.report("Preparing instances for evacuation", 0.0)
         servers = self.ctx.nova.servers_on_host(host_name)
         self.report(f"Total instances running on failed host '{host_name}' is {len(servers)}", 0.3)
+        left = self._left_by_earlier_attempts(notification_uuid, {s["id"] for s in servers})
+        if left:
+            self.report(
+                f"Instances an earlier attempt moved but did not see recovered: '{','.join(left)}'",
+                0.4,
+            )
+            servers += [summary(s) for s in map(self._still_there, left) if s is not None]
         # The state each server had before Vigil touched it, as earlier attempts recorded it: a
         # later attempt restores that, and judges "in error" by it, not by the error an earlier
         # failed evacuation left behind.
@@ -183,6 +190,30 @@ class PrepareHAEnabledInstancesTask(Task):
         self._create_vmoves(notification_uuid, host_name, selected, pkey, default)
         self.report(f"Instances to be evacuated are: '{','.join(s['id'] for s in selected)}'", 1.0)
         return {"vm_states": {s["id"]: original_state(s) for s in selected}}
+
+    def _left_by_earlier_attempts(self, notification_uuid: str, listed: set[str]) -> list[str]:
+        """Servers earlier attempts owned and never recovered that are no longer on the host.
+
+        A retry that finds the failed host empty must still own them: "finished" is only
+        written when each is on a healthy host in the state it had.
+        """
+        with session_scope() as session:
+            rows = session.execute(
+                select(VMove.instance_uuid, VMove.status).where(
+                    VMove.notification_uuid == notification_uuid,
+                    VMove.attempt < self.ctx.attempt,
+                )
+            ).all()
+        recovered = {i for i, status in rows if status == "succeeded"}
+        return sorted({i for i, _ in rows} - recovered - listed)
+
+    def _still_there(self, server_id: str) -> dict[str, Any] | None:
+        try:
+            return self.ctx.nova.server(server_id)
+        except NovaError as exc:
+            if exc.status == 404:  # deleted meanwhile: nothing left to recover
+                return None
+            raise
 
     def _create_vmoves(self, notification_uuid, host_name, selected, pkey, default) -> None:
         """The attempt's work list, once: a re-run of this step keeps what is already there."""
@@ -238,5 +269,5 @@ class EvacuateInstancesTask(Task):
             if service.get("status") != "enabled":
                 nova.update_service(service, reserved_host, "nova-compute", status="enabled")
             self.report(f"Enabled compute service on reserved host: '{reserved_host}'", 0.2)
-        evacuate_attempt(self.ctx, host_name, reserved_host, vm_states or {})
+        evacuate_attempt(self.ctx, host_name, reserved_host, vm_states or {}, self.report)
         self.report("Evacuation process completed!", 1.0)

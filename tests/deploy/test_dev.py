@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -270,12 +271,14 @@ def test_embedded_database_from_another_postgresql_version_is_one_clear_error(
     )
 
 
-def test_the_triggers_dead_letter_sink_is_the_api_and_stores_what_it_gets(local_vigil, capsys):
+def test_the_triggers_dead_letter_sink_is_its_own_function_and_stores_what_it_gets(
+    local_vigil, capsys
+):
     from cloudevents.conversion import to_binary
     from cloudevents.http import CloudEvent
 
     [route] = [r for r in local_vigil.router.routes if r.name == "recover"]
-    assert route.dead_letter_url == f"{local_vigil.api_url}/dead-letters"
+    assert route.dead_letter_url == local_vigil.functions["dead-letters"].url
     dead = CloudEvent(
         {
             "type": TRIGGER_TYPE,
@@ -297,3 +300,12 @@ def test_the_triggers_dead_letter_sink_is_the_api_and_stores_what_it_gets(local_
         "503",
         route.subscriber,
     )
+
+
+def test_vigil_dev_writes_readable_text_logs_with_one_access_line_per_request(local_vigil):
+    reply = requests.get(f"{local_vigil.api_url}/v1", timeout=10)
+    request_id = reply.headers["x-openstack-request-id"]
+    log = (local_vigil.options.log_dir / "api.log").read_text()
+    [line] = [line for line in log.splitlines() if request_id in line]
+    assert re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z INFO api vigil\.access \[request_id=", line), line
+    assert '"GET /v1" ' in line and not line.startswith("{")
