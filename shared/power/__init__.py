@@ -35,7 +35,10 @@ class Fence:
         cfg = settings.fencing
         self.name = cfg.driver or "redfish"
         self.directory = BmcDirectory(cfg)
-        self._drivers = {"redfish": RedfishDriver(cfg.timeout), "ipmi": IpmiDriver(cfg.timeout)}
+        self._drivers: dict[str, RedfishDriver | IpmiDriver] = {
+            "redfish": RedfishDriver(cfg.timeout),
+            "ipmi": IpmiDriver(cfg.timeout),
+        }
 
     def bmc(self, host: str) -> Bmc:
         return self.directory.lookup(host)

@@ -156,7 +156,7 @@ class BmcDirectory:
                 self.cfg.redfish_username,
                 self.cfg.redfish_password,
                 True,
-                "auto",
+                "basic",  # as the template always worked: one user, HTTP basic
             )
         raise PowerError(f"host {host} has no entry in the BMC map {self.cfg.bmc_map_file}")
 

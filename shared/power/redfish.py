@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import sushy
 from sushy import exceptions as sushy_errors
@@ -24,9 +25,18 @@ class RedfishDriver:
     def __init__(self, timeout: float):
         self.timeout = timeout
         self._roots: dict[tuple[str, str | None], sushy.Sushy] = {}
+        # The monitor reads many hosts at once: one lock per BMC, so a slow one holds no other.
+        self._locks: dict[tuple[str, str | None], threading.Lock] = {}
+        self._registry = threading.Lock()
 
     def _root(self, bmc: Bmc) -> sushy.Sushy:
         key = (bmc.address, bmc.username)
+        with self._registry:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self._connect(key, bmc)
+
+    def _connect(self, key: tuple[str, str | None], bmc: Bmc) -> sushy.Sushy:
         if key not in self._roots:
             auth_class = _AUTH.get(bmc.auth, sushy.auth.SessionOrBasicAuth)
             self._roots[key] = sushy.Sushy(
