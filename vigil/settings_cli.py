@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from shared.redaction import hide_password
 from shared.settings import get_settings, reference
@@ -61,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.current:
         current = get_settings().model_dump()
         for variable, _, _ in reference():
-            value = current
+            value: Any = current
             for part in variable.removeprefix("VIGIL_").lower().split("__"):
                 value = value[part]
             if "password" in variable.lower():

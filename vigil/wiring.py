@@ -614,6 +614,9 @@ class Router:
     def _dead_letter(
         self, route: Route, event: CloudEvent, status: int | None, body: bytes
     ) -> bool:
+        sink = route.dead_letter_url
+        if sink is None:
+            return False
         dead = CloudEvent(dict(event.get_attributes()), event.get_data())
         dead["knativeerrordest"] = route.subscriber
         if status is not None:
@@ -622,13 +625,11 @@ class Router:
             dead["knativeerrordata"] = base64.b64encode(body[:ERROR_BODY_LIMIT]).decode("ascii")
         headers, payload = to_binary(dead)
         try:
-            response = self._http.post(
-                route.dead_letter_url, headers=headers, data=payload, timeout=30
-            )
+            response = self._http.post(sink, headers=headers, data=payload, timeout=30)
         except requests.RequestException as exc:
             log.error(
                 "dead-letter sink %s unreachable, event %s lost: %s",
-                route.dead_letter_url,
+                sink,
                 event["id"],
                 exc,
             )
@@ -636,7 +637,7 @@ class Router:
         if response.status_code >= 300:
             log.error(
                 "dead-letter sink %s answered %s, event %s lost",
-                route.dead_letter_url,
+                sink,
                 response.status_code,
                 event["id"],
             )

@@ -36,9 +36,9 @@ def parse_trigger(data: Any) -> tuple[str, str]:
 def _notification_payload(notification_uuid: str) -> dict[str, Any]:
     """Masakari's NotificationApiPayload fields, as the row reads now."""
     with session_scope() as session:
-        row = session.scalar(
+        row = session.scalars(
             select(Notification).where(Notification.notification_uuid == notification_uuid)
-        )
+        ).one()
         return event_data(row)
 
 

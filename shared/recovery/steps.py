@@ -9,6 +9,7 @@ again: a resume re-runs the step that was in flight.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
@@ -38,11 +39,11 @@ class Task:
         self.ctx = ctx
         self.progress = progress
 
+    # Each step declares its own keyword parameters, so the base names only the call's shape.
+    execute: Callable[..., dict[str, Any] | None]
+
     def report(self, message: str, progress: float | None = None) -> None:
         self.progress.report(message, progress)
-
-    def execute(self, **inputs: Any) -> dict[str, Any] | None:
-        raise NotImplementedError
 
 
 class NoOpTask(Task):
