@@ -3,6 +3,8 @@
 # matches the Service's containerConcurrency and GRACEFUL_TIMEOUT is how long a running request
 # may finish after SIGTERM. `vigil dev` starts its local functions with this same CMD, so what
 # runs on a laptop is what runs in the cluster. scripts/image builds it without a Docker engine.
+# --preload imports the function before gunicorn listens: a function refusing to start (bad
+# settings) ends the container at once instead of gunicorn respawning its worker.
 #
 # BASE is pinned by digest (refresh: `skopeo inspect docker://docker.io/library/python:3.11-slim-bookworm`);
 # scripts/image passes a Debian-made stand-in when the registry cannot be reached. Both stages use
@@ -49,4 +51,4 @@ ENV FUNCTION=api \
     SIGNATURE_TYPE=http \
     PORT=8080
 EXPOSE 8080
-CMD ["sh", "-c", "exec gunicorn --bind \"${HOST:-0.0.0.0}:$PORT\" --workers 1 --threads \"${THREADS:-8}\" --timeout 0 --graceful-timeout \"${GRACEFUL_TIMEOUT:-30}\" --limit-request-line 0 --log-level \"${GUNICORN_LOG_LEVEL:-error}\" \"functions_framework:create_app(target='$FUNCTION', source='functions/$FUNCTION/main.py', signature_type='$SIGNATURE_TYPE')\""]
+CMD ["sh", "-c", "exec gunicorn --preload --bind \"${HOST:-0.0.0.0}:$PORT\" --workers 1 --threads \"${THREADS:-8}\" --timeout 0 --graceful-timeout \"${GRACEFUL_TIMEOUT:-30}\" --limit-request-line 0 --log-level \"${GUNICORN_LOG_LEVEL:-error}\" \"functions_framework:create_app(target='$FUNCTION', source='functions/$FUNCTION/main.py', signature_type='$SIGNATURE_TYPE')\""]

@@ -197,8 +197,12 @@ def _evict_oldest(session: Session) -> None:
 
 
 def _fault(exc: errors.VigilError) -> Response:
+    retry_after = getattr(exc, "retry_after", None)
     return Response(
-        json.dumps(exc.body()), status=exc.code, content_type="application/json; charset=UTF-8"
+        json.dumps(exc.body()),
+        status=exc.code,
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else {},
+        content_type="application/json; charset=UTF-8",
     )
 
 

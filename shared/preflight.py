@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 PREFIX = "VIGIL_"
 FLOW_PARTS = ("pre", "main", "post")
 POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+pg8000")
-# gunicorn stops (instead of respawning the worker forever) when a worker exits with this code.
+# The exit status of a function that refuses to start (also what gunicorn treats as a fatal worker
+# boot failure, were the app imported in a worker rather than preloaded).
 WORKER_BOOT_ERROR = 3
 _SECRET = re.compile(r"password|database_url", re.I)
 

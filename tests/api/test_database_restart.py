@@ -23,6 +23,7 @@ from shared.migrate import upgrade
 from shared.models import Notification
 from shared.settings import get_settings
 from tests.api.conftest import add_host, add_segment
+from tests.servers import serve_function
 from vigil import localdb
 
 CLIENTS = 6
@@ -144,7 +145,11 @@ def test_database_restart_under_load_is_503_never_500_and_loses_nothing(served, 
 
         # While the database is down, the api and the dead-letter sink both say "retry later".
         headers, body = dead_letter()
-        assert_unavailable(requests.post(served.url + "/dead-letters", headers=headers, data=body))
+        sink = serve_function("deadletters", signature="http")
+        try:
+            assert_unavailable(requests.post(sink.url, headers=headers, data=body))
+        finally:
+            sink.stop()
         assert_unavailable(requests.get(served.url + "/v1/notifications"))
         wait_for(lambda: load.count(503) >= 10, "503s from the clients while the database is down")
 

@@ -450,6 +450,7 @@ _RESOURCES = {
     "config_map": ("", "configmaps"),
 }
 _PACKAGES = ("shared", "vigil", "vigilsim")
+_STREAMED = re.compile(r"""watch=True|["']watch["']\s*:\s*True""")
 
 
 def _module_path(module: str) -> Path | None:
@@ -495,8 +496,8 @@ def reachable_files(function: str) -> set[Path]:
 
 
 def kubernetes_calls(paths: Iterable[Path]) -> set[tuple[str, str, str]]:
-    """(API group, resource, verb) of every kubernetes-client API method the files name;
-    a file using ``watch.Watch`` also watches what it lists."""
+    """(API group, resource, verb) of every kubernetes-client API method the files name; a
+    file that streams (``watch=True``, ``watch.Watch``) watches what it lists."""
     import ast
 
     needed: set[tuple[str, str, str]] = set()
@@ -516,7 +517,7 @@ def kubernetes_calls(paths: Iterable[Path]) -> set[tuple[str, str, str]]:
             needed.add((group, resource, verb))
             if verb == "list":
                 listed.add((group, resource))
-        if "Watch(" in text:
+        if "Watch(" in text or _STREAMED.search(text):
             needed |= {(group, resource, "watch") for group, resource in listed}
     return needed
 

@@ -193,8 +193,9 @@ def test_a_secret_in_the_default_resources_fails_the_secret_check():
 def test_each_function_has_its_own_account_granting_exactly_what_its_code_calls(applied):
     assert rbac_problems(applied) == []
     assert kubernetes_calls(reachable_files("monitor")) == {
-        ("", "nodes", "list"),
-        ("coordination.k8s.io", "leases", "list"),
+        (group, resource, verb)
+        for group, resource in (("", "nodes"), ("coordination.k8s.io", "leases"))
+        for verb in ("get", "list", "watch")
     }
     for function in ("api", "recover", "purge", "deadletters"):
         assert kubernetes_calls(reachable_files(function)) == set(), function
@@ -220,7 +221,8 @@ def test_each_function_has_its_own_account_granting_exactly_what_its_code_calls(
                 "vigil-monitor-node-leases",
                 lambda d: d["rules"][0].update(verbs=["get"]),
             ),
-            "its code calls list leases.coordination.k8s.io, which vigil-monitor may not",
+            "its code calls list leases.coordination.k8s.io, watch leases.coordination.k8s.io, "
+            "which vigil-monitor may not",
         ),
         (
             lambda m: broken(
