@@ -158,6 +158,11 @@ class _Rule:
     def table(self) -> str:
         return self.model.__tablename__
 
+    @property
+    def pk(self) -> ColumnElement[int]:
+        """The integer primary key every purged table has."""
+        return self.model.__table__.c.id
+
 
 def _array(values: list[int]) -> BindParameter:
     """A batch's ids as one array parameter: a single bind instead of one per row."""
@@ -250,7 +255,7 @@ class _Run:
                 self.budget -= rows
 
     def more_left(self, rule: _Rule, after: int) -> bool:
-        pk = rule.model.id
+        pk = rule.pk
         with self.conn.begin():
             return (
                 self.conn.execute(select(pk).where(rule.where, pk > after).limit(1)).first()
@@ -268,7 +273,7 @@ class _Run:
                         func.set_config("statement_timeout", f"{self.lock_timeout_ms * 5}ms", True),
                     )
                 )
-                pk = rule.model.id
+                pk = rule.pk
                 ids = list(
                     conn.execute(
                         select(pk)

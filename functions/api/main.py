@@ -4,8 +4,11 @@ import functions_framework
 
 from shared import logs
 from shared.api.app import handle, startup
+from shared.preflight import check_at_start
 
 logs.setup("api")
+check_at_start("api")  # refuse to serve with broken settings (shared/preflight.py)
+
 startup()
 
 

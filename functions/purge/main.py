@@ -14,12 +14,15 @@ from cloudevents.http import CloudEvent
 
 from shared import logs
 from shared.locks import single_run
+from shared.preflight import check_at_start
 from shared.purge import PurgeArgumentError
 from shared.purge import purge as run_purge
 from shared.settings import get_settings
 
 logs.setup("purge")
 log = logging.getLogger("vigil.purge")
+
+check_at_start("purge")  # refuse to serve with broken settings (shared/preflight.py)
 
 
 @functions_framework.cloud_event

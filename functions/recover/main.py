@@ -12,12 +12,15 @@ from werkzeug.exceptions import ServiceUnavailable
 from shared import logs
 from shared.db import DatabaseNotConfigured
 from shared.events import PING_TYPE, recovery_trigger_type
+from shared.preflight import check_at_start
 from shared.recovery.attempt import BadTrigger, handle_trigger
 from shared.recovery.lifecycle import HostBusy
 from shared.recovery.sweep import sweep
 
 logs.setup("recover")
 log = logging.getLogger("vigil.recover")
+
+check_at_start("recover")  # refuse to serve with broken settings (shared/preflight.py)
 
 RETRY_AFTER_SECONDS = 5
 

@@ -6,16 +6,16 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, create_model
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from shared import capacity
-from shared.api import schemas
+from shared import capacity, schemas
 from shared.api.microversions import MAX_VERSION, text
 from shared.api.routes import endpoints
 
 
 def _envelope(name: str, key: str, model: type[BaseModel], many: bool = False) -> type[BaseModel]:
-    return create_model(name, **{key: (list[model] if many else model, ...)})
+    fields: dict[str, Any] = {key: (list[model] if many else model, ...)}  # type: ignore[valid-type]
+    return create_model(name, **fields)
 
 
 SegmentReply = _envelope("SegmentReply", "segment", schemas.SegmentView)
@@ -105,7 +105,9 @@ def _parameters(path: str, endpoint: str) -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=8)
 def document(base_url: str) -> dict[str, Any]:
-    used = [(op[0], "validation") for op in OPERATIONS.values() if op[0] is not None]
+    used: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (op[0], "validation") for op in OPERATIONS.values() if op[0] is not None
+    ]
     used += [(op[2], "serialization") for op in OPERATIONS.values() if op[2] is not None]
     _, defs = models_json_schema(used, ref_template="#/components/schemas/{model}")
     paths: dict[str, dict[str, Any]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
@@ -42,11 +43,11 @@ class Task:
         self.ctx = ctx
         self.progress = progress
 
+    # Each step declares its own keyword parameters, so the base names only the call's shape.
+    execute: Callable[..., dict[str, Any] | None]
+
     def report(self, message: str, progress: float | None = None) -> None:
         self.progress.report(message, progress)
-
-    def execute(self, **inputs: Any) -> dict[str, Any] | None:
-        raise NotImplementedError
 
 
 class NoOpTask(Task):
