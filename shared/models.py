@@ -258,3 +258,18 @@ class DeadLetter(Base):
     error_dest: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(16))
     error_data: Mapped[str | None] = mapped_column(Text)
+
+
+class GateDecision(Base):
+    """One time a monitor safety gate held verdicts back, with the hosts and the reason."""
+
+    __tablename__ = "gate_decisions"
+    __table_args__ = (Index("ix_gate_decisions_decided_at", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    decided_at: Mapped[dt.datetime]
+    gate: Mapped[str] = mapped_column(String(32))  # partition | brake | flap | cap
+    hosts: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    segment: Mapped[str | None] = mapped_column(String(36))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

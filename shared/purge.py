@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from shared.db import db_now, get_engine
 from shared.models import (
     Base,
+    GateDecision,
     HealthSample,
     Host,
     HostMonitorState,
@@ -63,6 +64,7 @@ TABLES = (
     "host_monitor_states",
     "failover_segments",
     "health_samples",
+    "gate_decisions",
 )
 
 # SQLSTATEs that mean "this batch could not run now": lock wait or statement timed out, a
@@ -205,6 +207,7 @@ def _rules(cutoff: dt.datetime, health_cutoff: dt.datetime) -> list[_Rule]:
         _Rule(Host, soft_deleted(Host), counted=True, cascade=_host_monitor_state),
         _Rule(Segment, soft_deleted(Segment) & segment_unused, counted=True),
         _Rule(HealthSample, HealthSample.sampled_at < health_cutoff, counted=False),
+        _Rule(GateDecision, GateDecision.decided_at < health_cutoff, counted=False),
     ]
 
 

@@ -283,6 +283,22 @@ class Purge(BaseModel):
     )
 
 
+class DeadLetters(BaseModel):
+    """Bounds of the dead-letter sink (shared/deadletters.py): it takes no token, so what any
+    in-cluster caller can make it store is limited."""
+
+    max_event_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="a dead letter with a larger HTTP body is refused (413), logged and counted",
+    )
+    max_rows: int = Field(
+        10000,
+        ge=1,
+        description="dead letters kept; storing one more drops the oldest (logged and counted)",
+    )
+
+
 class Logging(BaseModel):
     """How the four functions write their logs (one format for all)."""
 
@@ -306,22 +322,6 @@ class Capacity(BaseModel):
     )
     check_interval: int = Field(
         300, ge=1, description="seconds between two capacity checks of the monitor"
-    )
-
-
-class DeadLetters(BaseModel):
-    """Bounds of the dead-letter sink (shared/deadletters.py): it takes no token, so what any
-    in-cluster caller can make it store is limited."""
-
-    max_event_bytes: int = Field(
-        65536,
-        ge=1024,
-        description="a dead letter with a larger HTTP body is refused (413), logged and counted",
-    )
-    max_rows: int = Field(
-        10000,
-        ge=1,
-        description="dead letters kept; storing one more drops the oldest (logged and counted)",
     )
 
 

@@ -53,10 +53,13 @@ def _extensions():
 
     for module_name in (
         "vigil.purge_cli",
+        "vigil.masakari_cli",
         "vigil.settings_cli",
         "vigilsim.cli",
         "vigil.dev",
         "vigil.demo",
+        "vigil.dashboard",
+        "vigil.watch",
     ):
         try:
             module = importlib.import_module(module_name)

@@ -218,10 +218,10 @@ def _summary(
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console, Group
+    from rich.console import Console
     from rich.live import Live
-    from rich.progress import BarColumn, Progress, TextColumn
-    from rich.text import Text
+
+    from vigil.bars import RecoveryBars
 
     quiet_warnings()
     console = Console()
@@ -318,23 +318,19 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[bold red]{failed} powered off[/] — Vigil has to notice on its own")
 
         watcher = Watcher(local, conn, failed, host_uuids[failed], servers, timeline)
-        progress = Progress(
-            TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.fields[stage]}")
-        )
-        tasks = {
-            sid: progress.add_task(name, total=100, stage="waiting")
-            for sid, name in servers.items()
-        }
+        bars = RecoveryBars()
+        for sid, name in servers.items():
+            bars.show(sid, name, 0, "waiting")
         shown = 0
         all_back = 0.0
         deadline = time.monotonic() + args.timeout
-        with Live(Group(progress), console=console, refresh_per_second=8, transient=False) as live:
+        with Live(bars, console=console, refresh_per_second=8, transient=False) as live:
             while time.monotonic() < deadline:
                 states = watcher.poll()
-                live.update(Group(Text(watcher.phase(len(servers)), style="bold"), progress))
+                bars.say(watcher.phase(len(servers)))
                 for sid, state in states.items():
                     percent, words = _server_stage(state, failed)
-                    progress.update(tasks[sid], completed=percent, stage=words)
+                    bars.show(sid, servers[sid], percent, words)
                 for at, text in timeline.events[shown:]:
                     live.console.print(f"[dim]{at:6.1f}s[/] {text}")
                 shown = len(timeline.events)

@@ -189,6 +189,7 @@ class LocalVigil:
         self.clouds_yaml: str | None = None
         self.cloud: str = options.cloud
         self.kubeconfig: str | None = None
+        self.dashboard: Any = None
         self._temp: Path | None = None
 
     @property
@@ -249,8 +250,23 @@ class LocalVigil:
         except WiringError as exc:
             raise DevError(f"schedule override: {exc}") from exc
         self.scheduler = Scheduler(ticks).start()
+        self._start_dashboard()
+
+    def _start_dashboard(self) -> None:
+        """The dashboard page on a loopback port, reading the local api as the cloud's admin."""
+        from vigil.cloudauth import CloudError, connect
+        from vigil.dashboard.server import DashboardServer
+
+        try:
+            api = connect(self.cloud, self.api_url, config_file=self.clouds_yaml)
+        except CloudError as exc:
+            raise DevError(f"dashboard: {exc}") from exc
+        self.dashboard = DashboardServer(api).start()
 
     def stop(self) -> None:
+        if self.dashboard:
+            self.dashboard.stop()
+            self.dashboard = None
         if self.scheduler:
             self.scheduler.stop()
             self.scheduler = None
@@ -450,6 +466,8 @@ class LocalVigil:
         for tick in self.scheduler.ticks:
             lines.append(f"  tick     {tick.name}: {tick.schedule.expression} → {tick.sink}")
         lines.append(f"  database {hide_password(self.database_url)}")
+        if self.dashboard is not None:
+            lines.append(f"  dashboard {self.dashboard.url}")
         if self.region is not None:
             lines += [
                 f"Simulated region: Keystone {self.region.keystone_url}, Nova {self.region.nova_url}, "

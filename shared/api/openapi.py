@@ -9,6 +9,7 @@ from pydantic import BaseModel, create_model
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from shared import capacity, schemas
+from shared.api import overview
 from shared.api.microversions import MAX_VERSION, text
 from shared.api.routes import endpoints
 
@@ -63,6 +64,8 @@ NOTES = {
     "(figures from Placement).",
     "versions": "The v1 version document (also under `/v1/{project_id}`).",
 }
+OPERATIONS.update(overview.OPERATIONS)
+NOTES.update(overview.NOTES)
 LIST_PARAMETERS = ["limit", "marker", "sort_key", "sort_dir"]
 FILTERS = {
     "segments:index": ["recovery_method", "service_type", "enabled"],
@@ -70,6 +73,7 @@ FILTERS = {
     "notifications:index": ["status", "type", "source_host_uuid", "generated-since"],
     "vmoves:index": ["status", "type"],
     "hosts:health": ["limit"],
+    **overview.FILTERS,
 }
 
 FAULT = {

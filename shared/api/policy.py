@@ -27,6 +27,10 @@ ACTIONS = {
     "notifications": ("index", "detail", "create"),
     "vmoves": ("index", "detail"),
     "extensions": ("index", "detail"),
+    # Vigil's read-only dashboard extensions (shared/api/overview.py).
+    "summary": ("detail",),
+    "gate-decisions": ("index",),
+    "dead-letters": ("index",),
 }
 
 
