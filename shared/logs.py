@@ -1,9 +1,9 @@
-"""One log format for the four functions: timestamps, context fields, text or JSON lines.
+"""One log format for every function: timestamps, context fields, text or JSON lines.
 
 Each ``functions/*/main.py`` calls ``setup(<function>)`` once. The request id, notification
 uuid, host and step live in context variables, bound where the work starts (``bound``); every
 line written while they are bound carries them, so one ``grep`` of a notification uuid or a
-host name follows a recovery from the api through recover. ``VIGIL_LOG_FORMAT=json`` writes
+host name follows a recovery from the api through recover. ``VIGIL_LOGGING__FORMAT=json`` writes
 one JSON object per line for a log collector; ``text`` is for people at a terminal.
 """
 
@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from shared.settings import get_settings
+from pydantic import ValidationError
+
+from shared.settings import Logging, get_settings
 
 FIELDS = ("request_id", "notification", "host", "step")
 _context: dict[str, contextvars.ContextVar[str | None]] = {
@@ -116,7 +118,10 @@ def setup(function: str) -> None:
     """Route every logger of this process through one handler in the configured format."""
     global _function
     _function = function
-    settings = get_settings().logging
+    try:
+        settings = get_settings().logging
+    except ValidationError:  # preflight reports bad settings; say so in the usual format
+        settings = Logging()
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
@@ -141,7 +146,7 @@ def _route(request) -> str:
         except HTTPException:
             return "unmatched"
         return str(endpoint)
-    if path in ("/", "/healthcheck", "/metrics", "/openapi.json", "/dead-letters"):
+    if path in ("/", "/healthcheck", "/metrics", "/openapi.json"):
         return path
     return "other"
 

@@ -125,9 +125,9 @@ class Placement:
 
     def _usages(self, host: Host) -> dict:
         usages = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+        keys = {"VCPU": "vcpus", "MEMORY_MB": "ram", "DISK_GB": "disk"}
         for server in self.model.servers_on(host.name):
             flavor = FLAVORS[server.flavor]
-            usages["VCPU"] += flavor["vcpus"]
-            usages["MEMORY_MB"] += flavor["ram"]
-            usages["DISK_GB"] += flavor["disk"]
+            for resource, key in keys.items():
+                usages[resource] += int(str(flavor[key]))
         return usages

@@ -6,9 +6,9 @@ from shared import logs
 from shared.api.app import handle, startup
 from shared.preflight import check_at_start
 
+logs.setup("api")
 check_at_start("api")  # refuse to serve with broken settings (shared/preflight.py)
 
-logs.setup("api")
 startup()
 
 

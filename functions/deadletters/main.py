@@ -2,12 +2,14 @@
 
 import functions_framework
 
+from shared import logs
 from shared.deadletters import serve
 from shared.preflight import check_at_start
 
+logs.setup("deadletters")
 check_at_start("deadletters")  # refuse to serve with broken settings (shared/preflight.py)
 
 
 @functions_framework.http
 def deadletters(request):
-    return serve(request)
+    return logs.served(request, serve)

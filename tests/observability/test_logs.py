@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "functions-framework"
 TEXT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
-    r"(api|monitor|recover|purge) \S+( \[[^\]]+\])? .+"
+    r"(api|monitor|recover|purge|deadletters) \S+( \[[^\]]+\])? .+"
 )
 
 

@@ -187,7 +187,7 @@ def test_monitor_age_partition_hold_and_dead_letters_come_from_the_database(metr
     found = metrics()
     assert 400 <= found.value("vigil_monitor_seconds_since_last_tick") < 460
     assert 500 <= found.value("vigil_monitor_seconds_since_last_round") < 560
-    assert found.value("vigil_monitor_interval_seconds") == 60
+    assert found.value("vigil_monitor_interval_seconds") == get_settings().host.monitoring_interval
     assert found.value("vigil_gate_holding", gate="partition") == 1
     assert found.value("vigil_dead_letters") == 1
 
