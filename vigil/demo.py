@@ -89,8 +89,10 @@ class Watcher:
         failed_host_uuid: str,
         servers: dict[str, str],
         timeline: Timeline,
+        time_scale: float = 1.0,
     ):
         self.local, self.conn, self.failed_host = local, conn, failed_host
+        self.time_scale = time_scale
         self.failed_host_uuid = failed_host_uuid
         self.servers = servers  # id → name
         self.timeline = timeline
@@ -139,6 +141,18 @@ class Watcher:
             self.timeline.add(
                 f"detected: monitor reported {payload.get('event', 'STOPPED')} for {self.failed_host} "
                 f"(host_status {payload.get('host_status', '?')}), notification {notification.notification_uuid[:8]}"
+            )
+            took = self.timeline.since_zero() * self.time_scale
+            nova = REGION_TIMING["service_down_time"]
+            why = (
+                "its Lease went late and the BMC proved it off, before Nova's "
+                f"{nova} s service_down_time"
+                if took < nova
+                else f"Nova's {nova} s service_down_time ran out first"
+            )
+            self.timeline.add(
+                f"detection took {took:.0f} cloud s: {why} (Masakari: hostmonitor every 60 s, "
+                "then its engine waits 180 s)"
             )
         if notification.status != self.status:
             self.status = notification.status
@@ -317,7 +331,9 @@ def run(args: argparse.Namespace) -> int:
         timeline.add(f"{failed} powered off")
         console.print(f"[bold red]{failed} powered off[/] — Vigil has to notice on its own")
 
-        watcher = Watcher(local, conn, failed, host_uuids[failed], servers, timeline)
+        watcher = Watcher(
+            local, conn, failed, host_uuids[failed], servers, timeline, args.time_scale
+        )
         progress = Progress(
             TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.fields[stage]}")
         )
