@@ -6,7 +6,7 @@ at their defaults, and the real ``recover`` function behind a broker stand-in. T
 
 * fenced: Redfish configured; the monitor suspects the host once its Lease is older than the
   suspect threshold and proves it off with one power read in the same round;
-* taint: no power driver; the Node gets the ``out-of-service`` taint when the power goes;
+* taint: the fencing choice `taint` (no power driver); the Node gets the ``out-of-service`` taint when the power goes;
 * no proof: the BMC does not answer; today's rule (Lease grace and Nova down) reports the
   host ``UNKNOWN``, which recovery ignores, so nothing moves.
 
@@ -125,13 +125,11 @@ def run_path(path: str, db_url: str, servers: int, evacuation: float, wait: floa
             "VIGIL_CLOUDS_YAML": region.clouds_yaml,
             "VIGIL_CLOUD": region.cloud_name,
             "VIGIL_KUBERNETES__KUBECONFIG": region.kubeconfig,
-            "VIGIL_FENCING__DRIVER": "none" if path == "taint" else "redfish",
+            "VIGIL_FENCING__DRIVER": "taint" if path == "taint" else "redfish",
             "VIGIL_FENCING__REDFISH_URL_TEMPLATE": region.redfish_url_template,
         }
         for name in ("VIGIL_HOST__MONITORING_INTERVAL", "K_SINK"):
             os.environ.pop(name, None)
-        if path == "taint":  # no power driver: the fast interval is not the default then
-            env["VIGIL_HOST__MONITORING_INTERVAL"] = "5"
         os.environ.update(env)
         broker = Broker(target=recover.url).start()
         os.environ["VIGIL_SINK"] = broker.url
@@ -169,7 +167,7 @@ def run_path(path: str, db_url: str, servers: int, evacuation: float, wait: floa
                 for v in victims
             ):
                 active = time.monotonic() - off_at
-            time.sleep(0.1)
+            time.sleep(0.25)
         with session_scope() as session:
             reports = session.scalar(select(func.count()).select_from(Notification))
         threads = settings.host_failure_recovery_threads

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, text
+from pg8000.converters import timestamp_in
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,11 +43,61 @@ def get_engine(url: str | None = None) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = create_engine(
-                url, pool_size=10, max_overflow=40, pool_pre_ping=True, pool_recycle=1800
-            )
+            engine = create_engine(url, pool_size=10, max_overflow=40, pool_recycle=1800)
+            _install_pool_hooks(engine)
             _engines[url] = engine
         return engine
+
+
+# A pooled connection idle this long is pinged before use; a busy pool is never pinged.
+IDLE_PING_SECONDS = 5.0
+# PostgreSQL's type OID of ``timestamp without time zone``, the type of every Vigil timestamp.
+_TIMESTAMP_OID = 1114
+
+
+def _timestamp(data: str) -> Any:
+    """pg8000's parser uses strptime (a fifth of a 1,000-row list); fromisoformat reads
+    PostgreSQL's ISO output at C speed, and pg8000's parser keeps the rare forms (BC dates,
+    infinity, years past 9999)."""
+    try:
+        return dt.datetime.fromisoformat(data)
+    except ValueError:
+        return timestamp_in(data)
+
+
+def _install_pool_hooks(engine: Engine) -> None:
+    """Stale connections without a ``SELECT 1`` per checkout: only a connection that sat idle
+    is pinged (a database restart or an idle-connection drop happens while it sits), and
+    ``pool_recycle`` retires old ones; a connection that dies in use invalidates the pool."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.register_in_adapter(_TIMESTAMP_OID, _timestamp)
+
+    @event.listens_for(engine, "handle_error")
+    def _handle_error(context: Any) -> None:
+        # A session PostgreSQL ended (shutdown, restart, terminated backend) is gone even when
+        # the driver reports it as an ordinary error: drop it and the pool's older connections.
+        detail = context.original_exception.args[0] if context.original_exception.args else None
+        if isinstance(detail, dict) and str(detail.get("C", "")).startswith(("08", "57P")):
+            context.is_disconnect = True
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        except Exception as error:
+            raise exc.DisconnectionError(str(error)) from error
+        finally:
+            cursor.close()
 
 
 def dispose_engines() -> None:
@@ -80,3 +133,39 @@ def utcnow() -> dt.datetime:
 def db_now(session: Session) -> dt.datetime:
     """The database's clock, naive UTC: leases compare against one clock, not each pod's."""
     return session.execute(text("SELECT (now() AT TIME ZONE 'utc')")).scalar_one()
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE/DELETE run through ``Session.execute`` touched (its result is a cursor
+    result at run time; the ORM's signature only promises ``Result``)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def sqlstate(error: exc.DBAPIError) -> str | None:
+    """The SQLSTATE PostgreSQL sent with the error (pg8000 keeps its fields in a dict)."""
+    detail = error.orig.args[0] if error.orig is not None and error.orig.args else None
+    if isinstance(detail, dict):
+        code = detail.get("C")
+        return str(code) if code is not None else None
+    return None
+
+
+# SQLSTATE classes meaning "the database cannot serve you now": connection exceptions (08),
+# insufficient resources such as too many connections (53), operator intervention such as
+# starting up, shutting down or a cancelled statement (57).
+_UNAVAILABLE_CLASSES = ("08", "53", "57")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True for a database that is down, restarting, unreachable or saturated: a retryable
+    503 for callers, never their fault and never a bug."""
+    if isinstance(error, (exc.TimeoutError, exc.DisconnectionError)):
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated or isinstance(
+        error, (exc.OperationalError, exc.InterfaceError)
+    ):
+        return True
+    code = sqlstate(error)
+    return code is not None and code.startswith(_UNAVAILABLE_CLASSES)

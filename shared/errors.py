@@ -61,7 +61,10 @@ class MarkerNotFound(BadRequest):
 
 
 class InvalidSortKey(BadRequest):
-    template = "InvalidSortKey('Sort key supplied is invalid: {key}')"
+    """Masakari 22 shows the exception's repr, quoting and escaping included."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"InvalidSortKey({'Sort key supplied is invalid: ' + key!r})")
 
 
 class HostNotFoundByName(BadRequest):
@@ -185,3 +188,4 @@ class NotImplementedFault(VigilError):
 class ServiceUnavailable(VigilError):
     code = 503
     template = "{service} is unavailable; retry later."
+    retry_after = 5  # seconds, sent as Retry-After

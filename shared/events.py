@@ -4,13 +4,20 @@ Events go to the sink in ``K_SINK`` (injected by a Knative SinkBinding) or ``VIG
 binary HTTP mode. Without a sink, catalogue events are dropped (as Masakari emits nothing
 without a notification driver) and a recovery trigger raises ``PublishError`` so the caller
 can leave the row for the retry sweep.
+
+The api hands its events to one background sender after the transaction committed, so a
+request never waits for the sink: a catalogue event is best effort (as Masakari's
+notifications are), and a lost trigger leaves the notification ``new`` for the retry sweep.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
 import os
+import queue
+import threading
 import traceback
 import uuid
 from typing import Any
@@ -28,11 +35,38 @@ PING_TYPE = "dev.knative.sources.ping"
 TRIGGER_SUFFIX = "internal.recovery.requested"
 MONITOR_GATE_SUFFIX = "monitor.gate"
 
-_http = requests.Session()
+# Events waiting for the background sender; past this a new one is dropped with a warning.
+QUEUE_LIMIT = 10_000
 
 
 class PublishError(RuntimeError):
     """The event could not be delivered to the sink."""
+
+
+class _Http:
+    """One keep-alive session for every event. ``requests`` consults the environment (proxies,
+    netrc, CA bundle) on each request when ``trust_env`` is on; here that is read once per
+    sink URL instead."""
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        self._proxies: dict[str, dict[str, str]] = {}
+
+    def post(self, url: str, headers: dict[str, str], body: bytes | None) -> requests.Response:
+        proxies = self._proxies.get(url)
+        if proxies is None:
+            proxies = self._proxies[url] = requests.utils.get_environ_proxies(url)
+        return self.session.post(
+            url, headers=headers, data=body, timeout=get_settings().publish_timeout,
+            proxies=proxies,
+        )  # fmt: skip
+
+
+_http = _Http()
 
 
 def sink_url() -> str | None:
@@ -88,27 +122,99 @@ def send(event: CloudEvent, url: str | None = None) -> None:
         raise PublishError("no event sink configured (K_SINK or VIGIL_SINK)")
     headers, body = to_binary(event)
     try:
-        response = _http.post(
-            url, headers=headers, data=body, timeout=get_settings().publish_timeout
-        )
+        response = _http.post(url, headers, body)
     except requests.RequestException as exc:
         raise PublishError(f"event sink {url} unreachable: {exc}") from exc
     if response.status_code >= 300:
         raise PublishError(f"event sink {url} answered {response.status_code}")
 
 
-def publish_recovery_trigger(
+class _Sender:
+    """One daemon thread sending queued events in order, with the module's one session."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[CloudEvent, str, str]] = queue.Queue(QUEUE_LIMIT)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def put(self, event: CloudEvent, url: str, lost: str) -> None:
+        """Queue ``event``; ``lost`` is logged if it cannot be delivered."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="vigil-events", daemon=True)
+                self._thread.start()
+        try:
+            self._queue.put_nowait((event, url, lost))
+        except queue.Full:
+            log.warning("event queue full (%d): %s", QUEUE_LIMIT, lost)
+
+    def _run(self) -> None:
+        while True:
+            event, url, lost = self._queue.get()
+            try:
+                send(event, url)
+            except PublishError as exc:
+                log.warning("%s: %s", lost, exc)
+            finally:
+                self._queue.task_done()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every queued event was sent or given up; False on timeout."""
+        done = threading.Event()
+
+        def wait() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
+        return done.wait(timeout)
+
+
+_sender = _Sender()
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Deliver what the background sender holds (at exit, and for callers that must know)."""
+    if timeout is None:
+        timeout = get_settings().publish_timeout * 2
+    return _sender.flush(timeout)
+
+
+atexit.register(flush)
+
+
+def trigger_event(
     notification_uuid: str, notification_type: str, reason: str, source: str
-) -> None:
-    """The wake-up call for ``recover`` (events.md §4). Raises PublishError."""
-    event = build(
+) -> CloudEvent:
+    return build(
         recovery_trigger_type(),
         source,
         notification_uuid,
         {"notification_uuid": notification_uuid, "type": notification_type, "reason": reason},
         event_id=notification_uuid if reason == "created" else None,
     )
-    send(event)
+
+
+def publish_recovery_trigger(
+    notification_uuid: str, notification_type: str, reason: str, source: str
+) -> None:
+    """The wake-up call for ``recover`` (events.md §4). Raises PublishError."""
+    send(trigger_event(notification_uuid, notification_type, reason, source))
+
+
+def publish_recovery_trigger_later(
+    notification_uuid: str, notification_type: str, reason: str, source: str
+) -> None:
+    """The trigger through the background sender: a lost one is the retry sweep's (§9)."""
+    url = sink_url()
+    lost = (
+        f"recovery trigger for notification {notification_uuid} not published "
+        "(the retry sweep will)"
+    )
+    if not url:
+        log.warning("%s: no event sink configured (K_SINK or VIGIL_SINK)", lost)
+        return
+    _sender.put(trigger_event(notification_uuid, notification_type, reason, source), url, lost)
 
 
 def fault_payload(exc: BaseException) -> dict[str, Any]:
@@ -124,6 +230,22 @@ def fault_payload(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def catalogue_event(
+    suffix: str,
+    source: str,
+    subject: str | None,
+    data: dict[str, Any],
+    *,
+    fault: BaseException | None = None,
+) -> CloudEvent:
+    """A catalogue event (events.md §3) stamped now, for sending now or later."""
+    payload = dict(data)
+    payload["fault"] = fault_payload(fault) if fault is not None else None
+    return build(
+        event_type(suffix), source, subject, payload, priority="ERROR" if fault else "INFO"
+    )
+
+
 def emit(
     suffix: str,
     source: str,
@@ -132,16 +254,20 @@ def emit(
     *,
     fault: BaseException | None = None,
 ) -> None:
-    """A catalogue event (events.md §3); never raises, never blocks the caller's outcome."""
+    """Send a catalogue event now; never raises, never changes the caller's outcome."""
     url = sink_url()
     if not url:
         return
-    payload = dict(data)
-    payload["fault"] = fault_payload(fault) if fault is not None else None
-    event = build(
-        event_type(suffix), source, subject, payload, priority="ERROR" if fault else "INFO"
-    )
     try:
-        send(event, url)
+        send(catalogue_event(suffix, source, subject, data, fault=fault), url)
     except PublishError as exc:
         log.warning("catalogue event %s for %s not delivered: %s", suffix, subject, exc)
+
+
+def emit_later(*events: CloudEvent) -> None:
+    """Queue catalogue events for the background sender, in order (after a commit)."""
+    url = sink_url()
+    if not url:
+        return
+    for event in events:
+        _sender.put(event, url, f"catalogue event {event['type']} not delivered")

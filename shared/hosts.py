@@ -14,13 +14,12 @@ from oslo_utils import uuidutils
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import errors, segments
-from shared.api import listing
-from shared.api.schemas import HealthSampleView, HostHealthView, HostView, SegmentView, dump
-from shared.api.writes import announced, apply_changes, ended, insert
+from shared import errors, listing, segments
 from shared.db import session_scope, utcnow
 from shared.models import HealthSample, Host, HostMonitorState, Segment
+from shared.schemas import HealthSampleView, HostHealthView, HostView, SegmentView, dump
 from shared.settings import get_settings
+from shared.writes import announced, apply_changes, ended, insert
 
 log = logging.getLogger(__name__)
 

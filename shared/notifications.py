@@ -8,17 +8,19 @@ every committed earlier report (api.md §10.2, §13.7).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 from typing import Any
 
+from cloudevents.http import CloudEvent
 from sqlalchemy import cast, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from shared import errors, events
-from shared.api import listing
-from shared.api.schemas import (
+from shared import errors, events, listing
+from shared.db import session_scope, utcnow
+from shared.models import Host, Notification
+from shared.progress import workflow_details
+from shared.schemas import (
     PAYLOAD_MODELS,
     NotificationCreateRequest,
     NotificationDetailView,
@@ -27,12 +29,7 @@ from shared.api.schemas import (
     parse_datetime,
     validate,
 )
-from shared.db import session_scope, utcnow
-from shared.models import Host, Notification
-from shared.progress import workflow_details
 from shared.settings import get_settings
-
-log = logging.getLogger(__name__)
 
 SORT_KEYS = {
     "id", "notification_uuid", "generated_time", "type", "payload", "status", "source_host_uuid",
@@ -93,14 +90,16 @@ def create_notification(data: dict[str, Any], source: str = "api") -> dict[str, 
     """Validate, store as ``new`` and trigger recovery; returns the API view of the row.
 
     ``data`` is the inner object of a POST body. Raises shared.errors (400 schema or unknown
-    host, 409 on maintenance or duplicate). A failed trigger publication is logged and the row
-    stays ``new`` for the retry sweep (recovery.md §9).
+    host, 409 on maintenance or duplicate). The host row is locked only for the duplicate check
+    and the insert; the catalogue events and the trigger go to the background sender after the
+    commit, and a trigger that never arrives leaves the row ``new`` for the retry sweep
+    (recovery.md §9).
     """
     fields = validate_body({"notification": data})
     validate_payload(fields["type"], fields["payload"])
     hostname, notification_type = fields["hostname"], fields["type"]
     row: Notification | None = None
-    started = False
+    start: CloudEvent | None = None
     try:
         with session_scope() as session:
             host = session.scalars(
@@ -125,36 +124,33 @@ def create_notification(data: dict[str, Any], source: str = "api") -> dict[str, 
                 created_at=utcnow().replace(microsecond=0),
                 deleted=0,
             )
-            events.emit(
+            start = events.catalogue_event(
                 "notification.create.start",
                 source,
                 row.notification_uuid,
                 event_data(row, with_id=False),
             )
-            started = True
             session.add(row)
             session.flush()
     except errors.VigilError:
         raise
     except Exception as exc:
-        if started and row is not None:
-            events.emit(
+        if start is not None and row is not None:
+            error = events.catalogue_event(
                 "notification.create.error",
                 source,
                 row.notification_uuid,
                 event_data(row, with_id=False),
                 fault=exc,
             )
+            events.emit_later(start, error)
         raise
-    events.emit("notification.create.end", source, row.notification_uuid, event_data(row))
-    try:
-        events.publish_recovery_trigger(row.notification_uuid, row.type, "created", source)
-    except events.PublishError as exc:
-        log.warning(
-            "recovery trigger for notification %s not published (the retry sweep will): %s",
-            row.notification_uuid,
-            exc,
-        )
+    assert start is not None and row is not None
+    end = events.catalogue_event(
+        "notification.create.end", source, row.notification_uuid, event_data(row)
+    )
+    events.emit_later(start, end)
+    events.publish_recovery_trigger_later(row.notification_uuid, row.type, "created", source)
     return dump(NotificationView, row)
 
 

@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from shared import errors
-from shared.api import listing
-from shared.api.schemas import SegmentView, dump
-from shared.api.writes import announced, apply_changes, ended, insert
+from shared import errors, listing
 from shared.db import session_scope, utcnow
 from shared.models import Host, Notification, Segment
+from shared.schemas import SegmentView, dump
+from shared.writes import announced, apply_changes, ended, insert
 
 SORT_KEYS = {
     "id", "uuid", "name", "service_type", "enabled", "description", "recovery_method",
@@ -28,7 +27,7 @@ def view(row: Segment) -> dict[str, Any]:
 
 def event_data(row: Segment) -> dict[str, Any]:
     """``SegmentApiPayload`` fields (events.md §3.3); ``id`` only once the row exists."""
-    data = {
+    data: dict[str, Any] = {
         "uuid": row.uuid, "name": row.name, "service_type": row.service_type,
         "description": row.description, "recovery_method": row.recovery_method,
         "enabled": row.enabled,

@@ -7,10 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import errors, notifications
-from shared.api import listing
-from shared.api.schemas import VMoveView, dump
+from shared import errors, listing, notifications
 from shared.models import VMove
+from shared.schemas import VMoveView, dump
 
 SORT_KEYS = {
     "id", "uuid", "notification_uuid", "instance_uuid", "instance_name", "source_host",

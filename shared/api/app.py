@@ -8,18 +8,18 @@ handler: body schema (400) → policy (403) → lookups (404) → conflicts (409
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Request, Response
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from shared import deadletters, errors
+from shared import db, errors, logs, metrics
 from shared.api import auth, body, discovery, faults, microversions
-from shared.api.routes import ROUTES, url_map
+from shared.api.handlers import Reply
+from shared.api.routes import ROUTES, Route, url_map
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def handle(request: Request) -> Response:
         return Response("OK", status=200, content_type="text/plain")
     if not (path == "/v1" or path.startswith("/v1/")):
         return _outside_v1(request, path)
-    request_id = f"req-{uuid.uuid4()}"
+    request_id = logs.request_id()
     response = _v1(request, request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
@@ -72,34 +72,23 @@ def _outside_v1(request: Request, path: str) -> Response:
         from shared.api.openapi import document
 
         return faults.json_reply(200, document(base))
-    if path == "/dead-letters" and request.method == "POST":
-        return _dead_letter(request)
+    if path == "/metrics" and request.method == "GET":
+        payload, content_type = metrics.exposition()
+        return Response(payload, status=200, content_type=content_type)
     return faults.json_reply(300, discovery.choices(base, path))
 
 
-def _dead_letter(request: Request) -> Response:
-    """Knative's dead-letter sink: events that exhausted their deliveries (no token)."""
-    try:
-        raw = body.read_limited(request)
-    except errors.VigilError as exc:
-        return faults.fault(exc)
-    try:
-        status, reply = deadletters.receive(dict(request.headers), raw)
-    except (DBAPIError, SATimeoutError) as exc:
-        return faults.fault(_database_trouble(exc, "dead letter"))
-    return faults.json_reply(status, reply)
+_DATABASE_ERRORS = (DBAPIError, SATimeoutError, DisconnectionError)
 
 
-def _database_trouble(exc: DBAPIError | SATimeoutError, request_id: str) -> errors.VigilError:
-    """A value PostgreSQL refuses is the caller's 400; an unreachable or saturated database is
-    a 503 the caller can retry; anything else is an unexpected 500."""
+def _database_trouble(exc: Exception, request_id: str) -> errors.VigilError:
+    """A value PostgreSQL refuses is the caller's 400; a database that is down, restarting,
+    unreachable or saturated is a 503 with Retry-After; anything else is an unexpected 500."""
     if isinstance(exc, DBAPIError):
         refused = _refused_value(exc)
         if refused:
             return errors.InvalidInput(reason=refused)
-    if isinstance(exc, (OperationalError, SATimeoutError)) or getattr(
-        exc, "connection_invalidated", False
-    ):
+    if db.is_unavailable(exc):
         log.error("database unavailable (%s): %s", request_id, exc)
         return errors.ServiceUnavailable(service="The database")
     log.exception("unexpected database error (%s)", request_id)
@@ -108,9 +97,41 @@ def _database_trouble(exc: DBAPIError | SATimeoutError, request_id: str) -> erro
 
 def _refused_value(exc: DBAPIError) -> str | None:
     """PostgreSQL's data exceptions (SQLSTATE class 22, e.g. a NUL character) are bad input."""
-    detail = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-    if isinstance(detail, dict) and str(detail.get("C", "")).startswith("22"):
+    code = db.sqlstate(exc)
+    if code is not None and code.startswith("22"):
+        detail = exc.orig.args[0] if exc.orig is not None and exc.orig.args else {}
         return str(detail.get("M", "value refused by the database"))
+    return None
+
+
+def _run(route: Route, api_request: ApiRequest) -> Reply:
+    """A read that met a connection the database had dropped (a restart, an idle drop) runs
+    once more on a fresh one; writes answer 503 and leave retrying to the caller."""
+    try:
+        return route.handler(api_request)
+    except DBAPIError as exc:
+        if api_request.method != "GET" or not exc.connection_invalidated:
+            raise
+        log.info("read retried on a fresh database connection: %s", exc.orig)
+        return route.handler(api_request)
+
+
+def _match(path: str, method: str) -> tuple[str, dict[str, str]] | None:
+    """The route for ``path``, as Masakari's router finds it: a format suffix (``.json``) on
+    the last segment is taken off first; a trailing slash matches nothing but ``/v1/``."""
+    adapter = url_map.bind("localhost", url_scheme="http")
+    candidates = [path]
+    head, dot, suffix = path.rpartition(".")
+    if dot and suffix and "/" not in suffix and not head.endswith("/"):
+        candidates.insert(0, head)
+    for candidate in candidates:
+        try:
+            endpoint, params = adapter.match(candidate, method=method)
+        except (NotFound, MethodNotAllowed):
+            continue
+        if candidate.endswith("/") and endpoint != "versions":
+            return None
+        return endpoint, params
     return None
 
 
@@ -120,11 +141,10 @@ def _v1(request: Request, request_id: str) -> Response:
         raw = body.read_limited(request)
         context = auth.authenticate(request.headers)
         context.request_id = request_id
-        adapter = url_map.bind("localhost", path_info=request.path, url_scheme="http")
-        try:
-            endpoint, params = adapter.match(method=request.method)
-        except (NotFound, MethodNotAllowed):
+        matched = _match(request.path, request.method)
+        if matched is None:
             return faults.plain_not_found()
+        endpoint, params = matched
         try:
             version = microversions.requested(request.headers.get(microversions.HEADER))
         except errors.NotAcceptable as exc:
@@ -135,6 +155,7 @@ def _v1(request: Request, request_id: str) -> Response:
         version_headers = microversions.response_headers(version)
         body.check_media_type(request)
         parsed = body.parse_json(raw) if route.reads_body else None
+        params = dict(params)
         project_id = params.pop("project_id", None)
         if project_id is not None and project_id != context.project_id:
             raise errors.BadRequest(
@@ -144,11 +165,11 @@ def _v1(request: Request, request_id: str) -> Response:
         api_request = ApiRequest(
             context, version, request.args, parsed, params, _base_url(request), request.method
         )
-        reply = route.handler(api_request)
+        reply = _run(route, api_request)
         return faults.json_reply(reply.status, reply.body, version_headers)
     except errors.VigilError as exc:
         return faults.fault(exc, version_headers)
-    except (DBAPIError, SATimeoutError) as exc:
+    except _DATABASE_ERRORS as exc:
         return faults.fault(_database_trouble(exc, request_id), version_headers)
     except Exception as exc:
         log.exception("unexpected error (%s)", request_id)

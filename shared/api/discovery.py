@@ -56,7 +56,7 @@ def choices(base_url: str, path: str) -> dict[str, Any]:
 EXTENSIONS = {
     "extensions": ("Extensions", "Extension information."),
     "notifications": ("Notifications", "Notifications support."),
-    "os-hosts": ("Hosts", "Hosts controller."),
+    "os-hosts": ("Hosts", "Hosts controller"),
     "segments": ("Segments", "Segments Extension."),
     "versions": ("Versions", "API Version information."),
     "vmoves": ("VMoves", "VM moves support."),
@@ -65,7 +65,7 @@ EXTENSIONS = {
 
 def extension(alias: str) -> dict[str, Any]:
     if alias not in EXTENSIONS:
-        raise errors.NotFound("Extension not found.")
+        raise errors.NotFound("The resource could not be found.")
     name, description = EXTENSIONS[alias]
     return {
         "name": name,

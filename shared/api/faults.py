@@ -18,8 +18,12 @@ def json_reply(status: int, body: Any = None, headers: dict[str, str] | None = N
 
 
 def fault(exc: errors.VigilError, headers: dict[str, str] | None = None) -> Response:
+    headers = dict(headers or {})
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return Response(
-        json.dumps(exc.body()), status=exc.code, headers=headers or {}, content_type=FAULT_TYPE
+        json.dumps(exc.body()), status=exc.code, headers=headers, content_type=FAULT_TYPE
     )
 
 

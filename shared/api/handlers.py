@@ -12,7 +12,8 @@ from typing import Any
 
 from shared import errors, hosts, notifications, segments, vmoves
 from shared.api import discovery, policy
-from shared.api.schemas import (
+from shared.db import session_scope
+from shared.schemas import (
     HostCreateRequest,
     HostUpdateRequest,
     SegmentCreateRequest,
@@ -21,7 +22,6 @@ from shared.api.schemas import (
     SegmentUpdateRequestV12,
     validate,
 )
-from shared.db import session_scope
 
 
 @dataclass
@@ -35,9 +35,12 @@ def _reply(status: int, body: Any = None) -> Reply:
 
 
 def bad_method(action: str) -> Callable:
+    """A route Masakari maps to an action its controller lacks: 405 ``badMethod``."""
+
     def handler(req) -> Any:
         raise errors.BadMethod(method=req.method, action=action)
 
+    handler.bad_method = True  # type: ignore[attr-defined]
     return handler
 
 

@@ -1,7 +1,9 @@
 """Policy with oslo.policy: Masakari's rule names, admin-only defaults (api.md §2).
 
 Operators override rules with an oslo.policy YAML/JSON file named by ``VIGIL_POLICY_FILE``;
-the file is re-read when it changes.
+the file is re-read when it changes. oslo.policy would search its configuration directories
+for the file (and ``policy.d``) on every check; here the rules are loaded once and the one
+named file is only looked at again when its modification time changes.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ from shared.settings import get_settings
 PREFIX = "os_masakari_api"
 EXTENSION_ALIASES = ("extensions", "notifications", "os-hosts", "segments", "versions", "vmoves")
 ACTIONS = {
-    "segments": ("index", "detail", "create", "update", "delete"),
+    # `capacity` guards the microversion 1.4 failover capacity extension.
+    "segments": ("index", "detail", "create", "update", "delete", "capacity"),
     # `health` guards the microversion 1.4 host health extension.
     "os-hosts": ("index", "detail", "create", "update", "delete", "health"),
     "notifications": ("index", "detail", "create"),
     "vmoves": ("index", "detail"),
     "extensions": ("index", "detail"),
+    # Vigil's read-only dashboard extensions (shared/api/overview.py).
+    "summary": ("detail",),
+    "gate-decisions": ("index",),
+    "dead-letters": ("index",),
 }
 
 
@@ -44,29 +51,43 @@ def defaults() -> list[policy.RuleDefault]:
 
 _lock = threading.Lock()
 _enforcer: policy.Enforcer | None = None
+_loaded_mtime: float | None = None
+
+
+def _mtime(path: str | None) -> float | None:
+    try:
+        return os.stat(path).st_mtime if path else None
+    except OSError:
+        return None
 
 
 def enforcer() -> policy.Enforcer:
-    global _enforcer
+    global _enforcer, _loaded_mtime
     with _lock:
+        path = get_settings().policy_file
+        if _enforcer is not None and _mtime(path) != _loaded_mtime:
+            _enforcer = None
         if _enforcer is None:
             conf = cfg.ConfigOpts()
             conf([], project="vigil", default_config_files=[])
-            path = get_settings().policy_file
             if path and not os.path.exists(path):
                 raise RuntimeError(f"VIGIL_POLICY_FILE {path} does not exist")
             created = policy.Enforcer(
                 conf, policy_file=os.path.abspath(path) if path else None, use_conf=True
             )
             created.register_defaults(defaults())
+            _loaded_mtime = _mtime(path)
+            created.load_rules()
+            created.use_conf = False
             _enforcer = created
         return _enforcer
 
 
 def reset() -> None:
-    global _enforcer
+    global _enforcer, _loaded_mtime
     with _lock:
         _enforcer = None
+        _loaded_mtime = None
 
 
 def _creds(context) -> dict:

@@ -24,9 +24,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from shared import errors
+from shared import capacity, errors
 from shared.db import db_now, session_scope
-from shared.health import fencing, gates, probes
+from shared.health import fencing, gates, probes, restore
 from shared.health.matrix import Matrix, MatrixError, load_matrix
 from shared.health.sampling import Sample, combine, lease_stale, nova_verdict
 from shared.health.signals import (
@@ -96,7 +96,9 @@ def run_tick(settings: Settings | None = None) -> dict[str, Any]:
         started = time.monotonic()
         deadline = started + max(0.0, min(period or 0.0, TICK_BUDGET_SECONDS) - interval / 2)
         with Monitor(settings) as monitor:
-            return {"rounds": [r.summary() for r in monitor.run(deadline)]}
+            rounds = [r.summary() for r in monitor.run(deadline)]
+            capacity.check(settings)
+            return {"rounds": rounds}
 
 
 def _tick_period(settings: Settings) -> float | None:
@@ -445,6 +447,7 @@ class Monitor:
             state.dirty = False
         for sample in kept:
             self.stored[sample.host_name] = Stored(self._key(sample), now)
+        restore.return_recovered_hosts(settings)
         return result
 
     def _suspects(self, samples: dict[str, Sample], hosts: dict[str, Registered], evidence) -> None:

@@ -3,8 +3,7 @@
 Accepted evidence, first found wins: the Node's ``node.kubernetes.io/out-of-service`` taint, a
 power-status check through a driver reporting the host off, or the operator's explicit opt-out
 (``[host] disable_ipmi_check``, unsafe: it trusts every verdict as Masakari's Kubernetes driver
-does). Power drivers are looked up by ``[fencing] driver``; add one by implementing
-``PowerCheck`` and registering it in ``POWER_CHECKS``.
+does). Power drivers (Redfish, IPMI, per-host BMC map) live in ``shared.power``.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-import requests
-
+from shared.power import PowerError, power_fence
 from shared.settings import Fencing, Settings
 
 log = logging.getLogger(__name__)
@@ -25,8 +23,7 @@ TAINT_EVIDENCE = "out-of-service-taint"
 OPT_OUT_EVIDENCE = "disable_ipmi_check"
 
 
-class PowerCheckError(RuntimeError):
-    """The power controller gave no usable answer (unreachable, auth, unexpected body)."""
+PowerCheckError = PowerError  # raised by every driver when the BMC gives no usable answer
 
 
 class PowerCheck(Protocol):
@@ -36,51 +33,17 @@ class PowerCheck(Protocol):
         """True only when the controller reports the host powered off."""
 
 
-class RedfishPowerCheck:
-    """``GET <redfish_url_template with {host}>`` → ``PowerState`` (DMTF Redfish ComputerSystem)."""
-
-    name = "redfish"
-
-    def __init__(self, cfg: Fencing):
-        if not cfg.redfish_url_template or "{host}" not in cfg.redfish_url_template:
-            raise PowerCheckError(
-                "[fencing] redfish_url_template must be set and contain '{host}', e.g. "
-                "https://bmc-{host}.example/redfish/v1/Systems/1"
-            )
-        self.cfg = cfg
-        self.http = requests.Session()
-        if cfg.redfish_username:
-            self.http.auth = (cfg.redfish_username, cfg.redfish_password or "")
-
-    def is_off(self, host: str) -> bool:
-        url = self.cfg.redfish_url_template.format(host=host)
-        try:
-            response = self.http.get(
-                url, timeout=self.cfg.timeout, headers={"Accept": "application/json"}
-            )
-        except requests.RequestException as exc:
-            raise PowerCheckError(f"{url} unreachable: {exc}") from exc
-        if response.status_code != 200:
-            raise PowerCheckError(f"{url} answered {response.status_code}")
-        try:
-            state = response.json()["PowerState"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PowerCheckError(f"{url} returned no PowerState") from exc
-        return state == "Off"
-
-
-POWER_CHECKS: dict[str, type] = {"redfish": RedfishPowerCheck}
-
-
 def power_check(settings: Settings) -> PowerCheck | None:
-    """The configured driver, or None (``driver = none`` or a configuration error, logged)."""
-    name = settings.fencing.driver
-    if name == "none":
-        return None
+    """The configured driver (shared.power), or None (no BMC driver, or a configuration error,
+    logged)."""
     try:
-        return POWER_CHECKS[name](settings.fencing)
-    except PowerCheckError as exc:
-        log.error("fencing driver %s not usable, no power-off evidence this cycle: %s", name, exc)
+        return power_fence(settings)
+    except PowerError as exc:
+        log.error(
+            "fencing driver %s not usable, no power-off evidence this cycle: %s",
+            settings.fencing.driver,
+            exc,
+        )
         return None
 
 

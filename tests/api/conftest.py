@@ -11,6 +11,7 @@ import requests
 from shared.api import auth, policy
 from shared.clients import reset_clients
 from shared.db import session_scope, utcnow
+from shared.events import flush as flush_events
 from shared.models import Host, Segment
 from shared.settings import get_settings
 from tests.servers import serve_function
@@ -76,25 +77,34 @@ def api(db, served, noauth):
 
 
 class Sink:
-    """A real HTTP event sink recording every CloudEvent it receives."""
+    """A real HTTP event sink recording every CloudEvent it receives.
+
+    The served api sends its events from a background sender in this process; reading
+    ``events`` first waits until that sender has delivered everything it holds.
+    """
 
     def __init__(self) -> None:
         from cloudevents.http import from_http
         from werkzeug.serving import make_server
         from werkzeug.wrappers import Request, Response
 
-        self.events: list = []
+        self.received: list = []
         self.status = 202
 
         @Request.application
         def app(request):
-            self.events.append(from_http(dict(request.headers), request.get_data()))
+            self.received.append(from_http(dict(request.headers), request.get_data()))
             return Response("", status=self.status)
 
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    @property
+    def events(self) -> list:
+        assert flush_events(), "the api's event sender did not drain"
+        return self.received
 
     def types(self) -> list[str]:
         return [e["type"].rsplit("vigil.", 1)[-1] for e in self.events]

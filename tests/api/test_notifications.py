@@ -12,6 +12,7 @@ from shared import errors
 from shared.db import session_scope
 from shared.models import Notification, RecoveryProgress
 from shared.notifications import create_notification
+from shared.settings import get_settings
 from tests.api.conftest import add_host, add_segment
 
 NOW = "2026-05-01T10:00:00.000000"
@@ -124,8 +125,6 @@ def test_same_report_outside_window_or_other_payload_is_accepted(api, host):
 
 
 def test_duplicate_window_follows_setting(api, host, monkeypatch):
-    from shared.settings import get_settings
-
     monkeypatch.setenv("VIGIL_DUPLICATE_NOTIFICATION_DETECTION_INTERVAL", "0")
     get_settings.cache_clear()
     assert api.post("/v1/notifications", body()).status_code == 202
@@ -245,7 +244,7 @@ def test_vm_and_process_notifications_are_accepted(api, host):
                     "payload": {},
                 }
             },
-            "Invalid input for field/attribute type. Value: BAD. 'BAD' is not one of ('VM', 'PROCESS', 'COMPUTE_HOST')",
+            "Invalid input for field/attribute type. Value: BAD. 'BAD' is not one of ('COMPUTE_HOST', 'VM', 'PROCESS')",
         ),
         (
             {
@@ -437,3 +436,70 @@ def test_notification_put_with_any_body_is_405(api):
         "PUT", "/v1/notifications/x", data="{broken", headers={"Content-Type": "application/json"}
     )
     assert r.status_code == 405
+
+
+class HeldSink:
+    """An event sink that keeps every request waiting until released."""
+
+    def __init__(self) -> None:
+        from cloudevents.http import from_http
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Request, Response
+
+        self.received: list = []
+        self.first = threading.Event()
+        self.release = threading.Event()
+
+        @Request.application
+        def app(request):
+            self.received.append(from_http(dict(request.headers), request.get_data()))
+            self.first.set()
+            self.release.wait(120)
+            return Response("", status=202)
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+
+def test_slow_sink_neither_delays_the_reply_nor_holds_the_host_lock(api, host, monkeypatch):
+    """Events leave after the commit, from the background sender: while the sink sits on the
+    first one, the POST has answered, the row is committed and the host row is unlocked."""
+    from sqlalchemy import text
+
+    from shared.db import get_engine
+    from shared.events import flush
+
+    held = HeldSink()
+    monkeypatch.setenv("K_SINK", held.url)
+    monkeypatch.setenv("VIGIL_PUBLISH_TIMEOUT", "100")
+    get_settings.cache_clear()
+    replies: list = []
+    poster = threading.Thread(target=lambda: replies.append(api.post("/v1/notifications", body())))
+    try:
+        poster.start()
+        assert held.first.wait(60), "no event reached the sink"
+        poster.join(60)
+        assert not poster.is_alive(), "the POST waited for the sink"
+        assert replies[0].status_code == 202
+        with get_engine().connect() as conn:
+            conn.execute(text("SET lock_timeout = '200ms'"))
+            locked = conn.execute(
+                text("SELECT name FROM hosts WHERE uuid = :u FOR UPDATE"), {"u": host.uuid}
+            ).scalar_one()
+            conn.rollback()
+        assert locked == "compute-0"
+        assert count() == 1
+    finally:
+        held.release.set()
+        assert flush(60)
+        held.stop()
+    assert [e["type"].rsplit("vigil.", 1)[-1] for e in held.received] == [
+        "notification.create.start",
+        "notification.create.end",
+        "internal.recovery.requested",
+    ]

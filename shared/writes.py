@@ -1,7 +1,7 @@
 """API writes: catalogue events around them (events.md §3.2) and applying an update.
 
-``start`` is emitted before the write, ``error`` if it fails; the caller emits ``end`` once the
-transaction has committed.
+``start`` is queued before the write, ``error`` if it fails; the caller queues ``end`` once the
+transaction has committed. The background sender delivers them in that order.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ SOURCE = "api"
 
 @contextmanager
 def announced(resource: str, action: str, subject: str, data: dict[str, Any]) -> Iterator[None]:
-    events.emit(f"{resource}.{action}.start", SOURCE, subject, data)
+    events.emit_later(events.catalogue_event(f"{resource}.{action}.start", SOURCE, subject, data))
     try:
         yield
     except Exception as exc:
-        events.emit(f"{resource}.{action}.error", SOURCE, subject, data, fault=exc)
+        events.emit_later(
+            events.catalogue_event(f"{resource}.{action}.error", SOURCE, subject, data, fault=exc)
+        )
         raise
 
 
 def ended(resource: str, action: str, subject: str, data: dict[str, Any]) -> None:
-    events.emit(f"{resource}.{action}.end", SOURCE, subject, data)
+    events.emit_later(events.catalogue_event(f"{resource}.{action}.end", SOURCE, subject, data))
 
 
 def apply_changes(

@@ -2,6 +2,7 @@
 
 Pages are keyset pages: rows strictly after the marker row in the active sort order, with
 ``created_at`` and ``id`` appended as tie-breakers, so a page never repeats or skips a row.
+NULLs sort first ascending and last descending, as Masakari's lists do on MySQL.
 """
 
 from __future__ import annotations
@@ -38,15 +39,23 @@ def int_param(name: str, raw: str) -> int:
 def list_params(args: Any) -> ListParams:
     """Read ``limit``, ``marker``, ``sort_key``, ``sort_dir`` from a werkzeug MultiDict.
 
-    Only ``limit`` is checked here; like Masakari, the sort parameters are checked when the
-    page is read (after the filters), see ``sort_order``.
+    Only ``limit`` and ``page_size`` (accepted and unused, as by Masakari) are checked here;
+    like Masakari, the sort parameters are checked when the page is read (after the filters),
+    see ``sort_order``. Sort values lose surrounding spaces.
     """
     max_limit = get_settings().osapi_max_limit
     limit = max_limit
     if "limit" in args:
         limit = min(int_param("limit", args.get("limit")), max_limit)
+    if "page_size" in args:
+        int_param("page_size", args.get("page_size"))
     marker = args.get("marker") if "marker" in args else None
-    return ListParams(limit, marker, args.getlist("sort_key"), args.getlist("sort_dir"))
+    return ListParams(
+        limit,
+        marker,
+        [key.strip() for key in args.getlist("sort_key")],
+        [direction.strip() for direction in args.getlist("sort_dir")],
+    )
 
 
 def sort_order(params: ListParams) -> tuple[list[str], list[str]]:
@@ -77,11 +86,23 @@ def bool_filter(args: Any, name: str) -> bool | None:
         raise errors.BadRequest(f"Invalid value for {name}: {exc}") from None
 
 
+def _nullable(column) -> bool:
+    return bool(column.property.columns[0].nullable)
+
+
 def _after(column, value, direction):
-    """Rows strictly after ``value`` in PostgreSQL's order (ASC NULLS LAST, DESC NULLS FIRST)."""
+    """Rows strictly after ``value`` in the list order (ASC NULLS FIRST, DESC NULLS LAST)."""
     if direction == "asc":
-        return false() if value is None else or_(column > value, column.is_(None))
-    return column.isnot(None) if value is None else column < value
+        return column.isnot(None) if value is None else column > value
+    return false() if value is None else or_(column < value, column.is_(None))
+
+
+def _order_by(column, direction):
+    """Non-nullable columns keep the plain order, which PostgreSQL answers from an index."""
+    order = column.asc() if direction == "asc" else column.desc()
+    if not _nullable(column):
+        return order
+    return order.nulls_first() if direction == "asc" else order.nulls_last()
 
 
 def _equal(column, value):
@@ -98,8 +119,11 @@ def page(
 ) -> list[Any]:
     """Apply sort order, marker and limit to ``query`` (live rows of ``model``).
 
-    Checks in Masakari's order: sort directions, marker, sort keys.
+    Checks in Masakari's order: ``limit=0`` answers at once, then sort directions, marker,
+    sort keys.
     """
+    if params.limit == 0:
+        return []
     keys, dirs = sort_order(params)
     marker_row = None
     if params.marker is not None:
@@ -110,23 +134,21 @@ def page(
     columns = [getattr(model, key) for key in keys]
     if marker_row is not None:
         query = query.where(_after_marker(columns, [getattr(marker_row, k) for k in keys], dirs))
-    if params.limit == 0:
-        return []
-    order = [c.asc() if d == "asc" else c.desc() for c, d in zip(columns, dirs)]
+    order = [_order_by(c, d) for c, d in zip(columns, dirs, strict=True)]
     return list(session.scalars(query.order_by(*order).limit(params.limit)))
 
 
 def _after_marker(columns: list, values: list, dirs: list[str]):
     """Keyset condition: a row comparison when it is exact (one direction, no NULLs), which
     PostgreSQL answers from an index; otherwise the general OR chain."""
-    nullable = any(c.property.columns[0].nullable for c in columns)
+    nullable = any(_nullable(c) for c in columns)
     if len(set(dirs)) == 1 and not nullable:
         if dirs[0] == "asc":
             return tuple_(*columns) > tuple_(*values)
         return tuple_(*columns) < tuple_(*values)
     clauses = []
-    for i, (column, value, direction) in enumerate(zip(columns, values, dirs)):
-        prefix = [_equal(c, v) for c, v in zip(columns[:i], values[:i])]
+    for i, (column, value, direction) in enumerate(zip(columns, values, dirs, strict=True)):
+        prefix = [_equal(c, v) for c, v in zip(columns[:i], values[:i], strict=True)]
         clauses.append(and_(*prefix, _after(column, value, direction)))
     return or_(*clauses)
 
