@@ -33,9 +33,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from shared.api.schemas import NOTIFICATION_TYPES, RECOVERY_METHODS
 from shared.db import session_scope, utcnow
 from shared.models import Base, Host, Notification, Segment, VMove
+from shared.schemas import NOTIFICATION_TYPES, RECOVERY_METHODS
 
 # Masakari's own Alembic history (masakari/db/sqlalchemy/migrations). Masakari keeps its
 # revision in `masakari_alembic_version`; `alembic_version` there belongs to taskflow.

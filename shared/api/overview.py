@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from shared import deadletters, gate_decisions
 from shared.api import listing, policy
 from shared.api.handlers import Reply
-from shared.api.schemas import Timestamp
 from shared.db import db_now, session_scope
 from shared.models import (
     DeadLetter,
@@ -31,6 +30,7 @@ from shared.models import (
     Notification,
     Segment,
 )
+from shared.schemas import Timestamp
 from shared.settings import get_settings
 
 DEFAULT_LIMIT = 50
