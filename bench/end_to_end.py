@@ -222,7 +222,9 @@ def main() -> None:
                     f"all {args.servers} ACTIVE elsewhere {r['active']:.1f} s, limit "
                     f"{r['limit']:.1f} s (detection limit {r['detection_limit']:.1f} s), ratio "
                     f"{r['active'] / r['limit']:.2f}, {masakari / r['active']:.1f}x faster than "
-                    f"Masakari's {masakari:.0f} s"
+                    f"Masakari's {masakari:.0f} s; notification -> all ACTIVE "
+                    f"{r['active'] - r['notified']:.1f} s vs "
+                    f"{r['limit'] - r['detection_limit']:.0f} s of evacuation waves"
                 )
             else:
                 moved = f"servers not moved within {args.wait:.0f} s"
