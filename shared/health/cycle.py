@@ -225,7 +225,7 @@ def _read_nova_and(settings: Settings, kubernetes):
         reads = {"nova": pool.submit(read_nova, settings)}
         if kubernetes is not None:
             reads["kubernetes"] = pool.submit(kubernetes.read)
-        results = {}
+        results: dict[str, Any] = {}
         for channel in ("kubernetes", "nova"):
             if channel not in reads:
                 continue
@@ -351,7 +351,8 @@ class Monitor:
         rows = session.execute(_RECENT, {"names": names, "n": depth}).scalar_one() if names else []
         for name, verdict, sampled_at, *signals in rows:
             if name not in self.stored:
-                self.stored[name] = Stored(_sample_key(verdict, *signals), _time(sampled_at))
+                stamp = dt.datetime.fromisoformat(sampled_at)
+                self.stored[name] = Stored(_sample_key(verdict, *signals), stamp)
             self.recent.setdefault(name, []).append(verdict)
         return states
 

@@ -137,7 +137,7 @@ def _list(settings: Settings):
         _preload_content=False,
     )
     nodes = _body(nodes_response)
-    leases_response = client.CoordinationV1Api(api).list_namespaced_lease(
+    leases_response: Any = client.CoordinationV1Api(api).list_namespaced_lease(
         cfg.lease_namespace, _request_timeout=timeout, _preload_content=False
     )
     leases = _body(leases_response)
@@ -226,7 +226,7 @@ class KubernetesWatch:
 
         api_error, transport = _kube_errors()
         try:
-            response = client.VersionApi(kubernetes_client()).get_code(
+            response: Any = client.VersionApi(kubernetes_client()).get_code(
                 _request_timeout=self.settings.safety.api_timeout, _preload_content=False
             )
             response.release_conn()
@@ -246,7 +246,7 @@ class KubernetesWatch:
 
         cfg = self.settings.kubernetes
         api = kubernetes_client()
-        common = {
+        common: dict[str, Any] = {
             "watch": True,
             "resource_version": version,
             "timeout_seconds": self.WATCH_SECONDS,
