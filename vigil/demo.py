@@ -59,6 +59,28 @@ def _connect(clouds_yaml: str, cloud: str):
     return openstack.connection.Connection(config=region)
 
 
+def _wait_until_alive(database_url: str, hosts: list[str], deadline: float) -> None:
+    """Until the monitor has settled every host alive: a host already off when first seen is
+    recorded, never reported, so the power cut must come after that."""
+    from sqlalchemy import select
+
+    from shared.db import session_scope
+    from shared.models import HostMonitorState
+
+    while time.monotonic() < deadline:
+        with session_scope(database_url) as session:
+            alive = set(
+                session.scalars(
+                    select(HostMonitorState.host_name).where(
+                        HostMonitorState.settled_state == "alive"
+                    )
+                )
+            )
+        if alive >= set(hosts):
+            return
+        time.sleep(0.5)
+
+
 def _recovered(server: dict, failed_host: str) -> bool:
     return server["host"] != failed_host and server["vm_state"] == "active"
 
@@ -320,8 +342,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
         warmup = 2 * go_duration_seconds(args.tick) + 1
-        with console.status(f"letting the monitor sample healthy hosts for {warmup:.0f} s…"):
+        with console.status("letting the monitor see every host alive…"):
             time.sleep(warmup)
+            _wait_until_alive(local.database_url, computes, time.monotonic() + args.timeout)
 
         local.simulated.power_off(failed)
         timeline.zero = time.monotonic()
