@@ -109,7 +109,7 @@ class HostMonitor(BaseModel):
         60,
         ge=1,
         description="seconds between sampling rounds (several per tick when shorter "
-        f"than the PingSource period); when unset and a fencing driver is configured: "
+        f"than the PingSource period); when unset and a fencing driver (or `taint`) is chosen: "
         f"{FAST_INTERVAL}, for the proven-off path",
     )
     monitoring_samples: int = Field(
@@ -447,9 +447,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fast_sampling_with_fencing(self) -> Settings:
-        """A fencing driver makes the proven-off path possible; sample often enough to use it."""
+        """A fencing choice makes the proven-off path possible; sample often enough to use it."""
         if (
-            self.fencing.driver != "none"
+            self.fencing.driver is not None
             and "monitoring_interval" not in self.host.model_fields_set
         ):
             self.host.monitoring_interval = FAST_INTERVAL

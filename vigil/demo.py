@@ -59,6 +59,28 @@ def _connect(clouds_yaml: str, cloud: str):
     return openstack.connection.Connection(config=region)
 
 
+def _wait_until_alive(database_url: str, hosts: list[str], deadline: float) -> None:
+    """Until the monitor has settled every host alive: a host already off when first seen is
+    recorded, never reported, so the power cut must come after that."""
+    from sqlalchemy import select
+
+    from shared.db import session_scope
+    from shared.models import HostMonitorState
+
+    while time.monotonic() < deadline:
+        with session_scope(database_url) as session:
+            alive = set(
+                session.scalars(
+                    select(HostMonitorState.host_name).where(
+                        HostMonitorState.settled_state == "alive"
+                    )
+                )
+            )
+        if alive >= set(hosts):
+            return
+        time.sleep(0.5)
+
+
 def _recovered(server: dict, failed_host: str) -> bool:
     return server["host"] != failed_host and server["vm_state"] == "active"
 
@@ -89,8 +111,10 @@ class Watcher:
         failed_host_uuid: str,
         servers: dict[str, str],
         timeline: Timeline,
+        time_scale: float = 1.0,
     ):
         self.local, self.conn, self.failed_host = local, conn, failed_host
+        self.time_scale = time_scale
         self.failed_host_uuid = failed_host_uuid
         self.servers = servers  # id → name
         self.timeline = timeline
@@ -139,6 +163,18 @@ class Watcher:
             self.timeline.add(
                 f"detected: monitor reported {payload.get('event', 'STOPPED')} for {self.failed_host} "
                 f"(host_status {payload.get('host_status', '?')}), notification {notification.notification_uuid[:8]}"
+            )
+            took = self.timeline.since_zero() * self.time_scale
+            nova = REGION_TIMING["service_down_time"]
+            why = (
+                "its Lease went late and the BMC proved it off, before Nova's "
+                f"{nova} s service_down_time"
+                if took < nova
+                else f"Nova's {nova} s service_down_time ran out first"
+            )
+            self.timeline.add(
+                f"detection took {took:.0f} cloud s: {why} (Masakari: hostmonitor every 60 s, "
+                "then its engine waits 180 s)"
             )
         if notification.status != self.status:
             self.status = notification.status
@@ -306,8 +342,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
         warmup = 2 * go_duration_seconds(args.tick) + 1
-        with console.status(f"letting the monitor sample healthy hosts for {warmup:.0f} s…"):
+        with console.status("letting the monitor see every host alive…"):
             time.sleep(warmup)
+            _wait_until_alive(local.database_url, computes, time.monotonic() + args.timeout)
 
         local.simulated.power_off(failed)
         timeline.zero = time.monotonic()
@@ -317,7 +354,9 @@ def run(args: argparse.Namespace) -> int:
         timeline.add(f"{failed} powered off")
         console.print(f"[bold red]{failed} powered off[/] — Vigil has to notice on its own")
 
-        watcher = Watcher(local, conn, failed, host_uuids[failed], servers, timeline)
+        watcher = Watcher(
+            local, conn, failed, host_uuids[failed], servers, timeline, args.time_scale
+        )
         bars = RecoveryBars()
         for sid, name in servers.items():
             bars.show(sid, name, 0, "waiting")

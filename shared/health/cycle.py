@@ -10,6 +10,7 @@ import datetime as dt
 import fnmatch
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -39,13 +40,16 @@ from shared.health.verdicts import PAYLOADS, STOPPED, FlapPolicy, HostState, adv
 from shared.locks import single_run
 from shared.models import HealthSample, HostMonitorState, JobRun, Notification
 from shared.notifications import create_notification
-from shared.settings import Settings, get_settings
+from shared.settings import KUBELET_RENEWAL_SECONDS, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "monitor"
 TICK_JOB = "monitor.tick"
 HOLD_JOB = "monitor.partition-hold"
+# Seconds past the suspect threshold at which the extra round for a late Lease runs: the
+# API server's Date header counts whole seconds, so its clock reads up to 1 s behind.
+SUSPECT_MARGIN = 1.0
 # A tick keeps sampling for at most this long, well inside Knative's default 300 s timeout.
 TICK_BUDGET_SECONDS = 240
 
@@ -91,15 +95,10 @@ def run_tick(settings: Settings | None = None) -> dict[str, Any]:
         interval = settings.host.monitoring_interval
         started = time.monotonic()
         deadline = started + max(0.0, min(period or 0.0, TICK_BUDGET_SECONDS) - interval / 2)
-        results = []
         with Monitor(settings) as monitor:
-            while True:
-                results.append(monitor.round().summary())
-                next_round = started + len(results) * interval
-                if next_round > deadline:
-                    capacity.check(settings)
-                    return {"rounds": results}
-                time.sleep(max(0.0, next_round - time.monotonic()))
+            rounds = [r.summary() for r in monitor.run(deadline)]
+            capacity.check(settings)
+            return {"rounds": rounds}
 
 
 def _tick_period(settings: Settings) -> float | None:
@@ -175,7 +174,7 @@ def _sample_key(verdict, ready, nova_state, nova_status, forced_down, fenced, ne
         nova_status,
         forced_down,
         fenced,
-        json.dumps(networks, sort_keys=True),
+        tuple(sorted(networks.items())) if networks else None,
     )
 
 
@@ -226,7 +225,7 @@ def _read_nova_and(settings: Settings, kubernetes):
         reads = {"nova": pool.submit(read_nova, settings)}
         if kubernetes is not None:
             reads["kubernetes"] = pool.submit(kubernetes.read)
-        results = {}
+        results: dict[str, Any] = {}
         for channel in ("kubernetes", "nova"):
             if channel not in reads:
                 continue
@@ -310,6 +309,8 @@ class Monitor:
         self.states: dict[str, HostState] | None = None
         self.recent: dict[str, list[str]] = {}
         self.stored: dict[str, Stored] = {}
+        self._suspect_due: float | None = None  # monotonic time of an extra round
+        self._dues: dict[tuple[str, dt.datetime | None], float] = {}
 
     def __enter__(self) -> Monitor:
         return self
@@ -320,6 +321,24 @@ class Monitor:
     def close(self) -> None:
         if self.kubernetes is not None:
             self.kubernetes.close()
+
+    def run(self, deadline: float, stop: threading.Event | None = None) -> list[RoundResult]:
+        """Rounds ``monitoring_interval`` apart until ``deadline`` (monotonic), plus one extra
+        round whenever a late Lease is due to pass the suspect threshold before the next."""
+        interval = self.settings.host.monitoring_interval
+        stop = stop or threading.Event()
+        results = []
+        next_round = time.monotonic()
+        while not stop.is_set():
+            results.append(self.round())
+            now = time.monotonic()
+            while next_round <= now:
+                next_round += interval
+            if next_round > deadline:
+                break
+            wake = min(next_round, self._suspect_due or next_round)
+            stop.wait(max(0.0, wake - now))
+        return results
 
     def _remember(self, session: Session, names: list[str]) -> dict[str, HostState]:
         """Settled states and the newest samples, once per tick."""
@@ -332,7 +351,8 @@ class Monitor:
         rows = session.execute(_RECENT, {"names": names, "n": depth}).scalar_one() if names else []
         for name, verdict, sampled_at, *signals in rows:
             if name not in self.stored:
-                self.stored[name] = Stored(_sample_key(verdict, *signals), _time(sampled_at))
+                stamp = dt.datetime.fromisoformat(sampled_at)
+                self.stored[name] = Stored(_sample_key(verdict, *signals), stamp)
             self.recent.setdefault(name, []).append(verdict)
         return states
 
@@ -352,6 +372,7 @@ class Monitor:
             nodes, services = _read_nova_and(settings, self.kubernetes)
         except ChannelUnavailable as exc:
             return _drop(result, gates.Partition(str(exc)), hold, now, settings)
+        self._schedule(nodes)
         nova_only = {
             n
             for n in hosts
@@ -472,6 +493,23 @@ class Monitor:
                 sample.verdict = "down"
             if found:
                 sample.fenced = found
+
+    def _schedule(self, nodes: dict[str, NodeSignal]) -> None:
+        """When the first Lease that missed a renewal will pass the suspect threshold.
+
+        Rounds run every few seconds, but a round at that very moment makes detection the
+        threshold itself rather than the threshold plus up to one interval. Each Lease gets
+        one such round; one renewed in between only makes the extra round find nothing.
+        """
+        after = self.settings.kubernetes.suspect_seconds
+        read_at = time.monotonic()
+        for name, node in nodes.items():
+            age = node.lease_age
+            if age is not None and KUBELET_RENEWAL_SECONDS < age <= after:
+                key = (name, node.lease_renew_time)
+                self._dues.setdefault(key, read_at + after - age + SUSPECT_MARGIN)
+        self._dues = {key: due for key, due in self._dues.items() if due > read_at}
+        self._suspect_due = min(self._dues.values(), default=None)
 
     def _key(self, sample: Sample) -> tuple:
         nova = sample.nova

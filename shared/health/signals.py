@@ -16,6 +16,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+# Imported with the module, not in the first round: the client's API modules are large, and
+# loading them on a busy machine can take longer than a round's deadline.
+from kubernetes.client import ApiException, CoordinationV1Api, CoreV1Api, VersionApi
+from urllib3.exceptions import HTTPError
+
 from shared.clients import CloudConfigError, kubernetes_client, openstack_connection
 from shared.settings import Settings
 
@@ -105,10 +110,7 @@ def kubernetes_configured(settings: Settings) -> bool:
 
 
 def _kube_errors():
-    from kubernetes import client
-    from urllib3.exceptions import HTTPError
-
-    return client.ApiException, (HTTPError, OSError, CloudConfigError)
+    return ApiException, (HTTPError, OSError, CloudConfigError)
 
 
 def _unavailable(exc: Exception) -> ChannelUnavailable:
@@ -126,18 +128,16 @@ def _list(settings: Settings):
     Bodies are read without the client's model objects (``_preload_content=False``): building
     them for thousands of Nodes costs more than the rest of the cycle.
     """
-    from kubernetes import client
-
     cfg = settings.kubernetes
     timeout = settings.safety.api_timeout
     api = kubernetes_client()
-    nodes_response = client.CoreV1Api(api).list_node(
+    nodes_response = CoreV1Api(api).list_node(
         label_selector=cfg.monitoring_node_labels or None,
         _request_timeout=timeout,
         _preload_content=False,
     )
     nodes = _body(nodes_response)
-    leases_response = client.CoordinationV1Api(api).list_namespaced_lease(
+    leases_response: Any = CoordinationV1Api(api).list_namespaced_lease(
         cfg.lease_namespace, _request_timeout=timeout, _preload_content=False
     )
     leases = _body(leases_response)
@@ -222,11 +222,9 @@ class KubernetesWatch:
             return _signals(dict(self._nodes), dict(self._renewals), now), now
 
     def _server_time(self) -> dt.datetime | None:
-        from kubernetes import client
-
         api_error, transport = _kube_errors()
         try:
-            response = client.VersionApi(kubernetes_client()).get_code(
+            response: Any = VersionApi(kubernetes_client()).get_code(
                 _request_timeout=self.settings.safety.api_timeout, _preload_content=False
             )
             response.release_conn()
@@ -242,11 +240,9 @@ class KubernetesWatch:
         thread.start()
 
     def _open(self, kind: str, version: str):
-        from kubernetes import client
-
         cfg = self.settings.kubernetes
         api = kubernetes_client()
-        common = {
+        common: dict[str, Any] = {
             "watch": True,
             "resource_version": version,
             "timeout_seconds": self.WATCH_SECONDS,
@@ -258,10 +254,10 @@ class KubernetesWatch:
             ),
         }
         if kind == "nodes":
-            return client.CoreV1Api(api).list_node(
+            return CoreV1Api(api).list_node(
                 label_selector=cfg.monitoring_node_labels or None, **common
             )
-        return client.CoordinationV1Api(api).list_namespaced_lease(cfg.lease_namespace, **common)
+        return CoordinationV1Api(api).list_namespaced_lease(cfg.lease_namespace, **common)
 
     def _follow(self, kind: str, version: str) -> None:
         """Apply one resource's watch events until stopped; a failure marks the view broken."""
