@@ -5,7 +5,10 @@ PostgreSQL, and the real ``recover`` function served by functions-framework rece
 trigger over HTTP. The limit a perfect engine could reach is
 ``ceil(N / parallelism) * evacuation time + fixed steps``, where the fixed steps (fence/force
 down/disable and the paginated listing) are measured in the same run from the progress rows.
-Prints figures; asserts nothing.
+Next to the ratio it prints the server reads the recovery made (every ``GET /servers/{id}`` and
+``GET /servers/detail`` page Nova served, from the region's request log): polling shares one
+read per interval across the servers in flight, so reads grow with the evacuation time, not
+with servers x polls. Prints figures; asserts nothing.
 
     .venv/bin/python bench/recover_wall_time.py [--servers 50 200] [--evacuation 5] [--threads 16]
 """
@@ -17,6 +20,7 @@ import datetime as dt
 import logging
 import math
 import os
+import re
 import sys
 import time
 import uuid
@@ -41,6 +45,15 @@ from vigil import localdb  # noqa: E402
 from vigilsim.region import Region  # noqa: E402
 
 FAILED = "compute-000"
+SERVER_READ = re.compile(r"^/v2\.1/servers/(detail|[0-9a-f-]{36})$")
+
+
+def server_reads(log: list[tuple[str, str, str, int]]) -> int:
+    return sum(
+        1
+        for api, method, path, _ in log
+        if api == "nova" and method == "GET" and SERVER_READ.match(path)
+    )
 
 
 def seed(region: Region, servers: int, healthy: int) -> str:
@@ -135,9 +148,12 @@ def run_one(servers: int, evacuation: float, threads: int) -> dict:
             {"notification_uuid": notification_uuid, "type": "COMPUTE_HOST", "reason": "created"},
         )
         headers, body = to_binary(event)
+        logged = len(region.request_log)
         started = time.monotonic()
         requests.post(served.url, headers=headers, data=body, timeout=3600).raise_for_status()
         wall = time.monotonic() - started
+        reads = server_reads(region.request_log[logged:])
+        targets = len({s["host"] for s in region.servers() if s["host"] != FAILED})
         with session_scope() as session:
             status = session.scalar(
                 select(Notification.status).where(
@@ -161,6 +177,8 @@ def run_one(servers: int, evacuation: float, threads: int) -> dict:
             "fixed": fixed,
             "limit": limit,
             "ratio": wall / limit,
+            "reads": reads,
+            "targets": targets,
             "masakari": math.ceil(servers / 3) * evacuation + 180,
         }
     finally:
@@ -193,16 +211,21 @@ def main() -> None:
         )
         print(
             f"{'servers':>7} {'status':>9} {'moved':>5} {'wall s':>8} {'fixed s':>8} {'limit s':>8} "
-            f"{'ratio':>6} {'Masakari est. s':>15}"
+            f"{'ratio':>6} {'reads':>6} {'hosts':>5} {'Masakari est. s':>15}"
         )
         for count in args.servers:
             r = run_one(count, args.evacuation, threads)
             print(
                 f"{r['servers']:>7} {r['status']:>9} {r['moved']:>5} {r['wall']:>8.1f} {r['fixed']:>8.2f} "
-                f"{r['limit']:>8.1f} {r['ratio']:>6.2f} {r['masakari']:>15.0f}"
+                f"{r['limit']:>8.1f} {r['ratio']:>6.2f} {r['reads']:>6} {r['targets']:>5} "
+                f"{r['masakari']:>15.0f}"
             )
         print(
             "limit = ceil(N/parallelism) x evacuation + fixed steps (measured); ratio = wall / limit."
+        )
+        print(
+            "reads = server reads per recovery (GET /servers/{id} and /servers/detail pages); "
+            "hosts = target hosts the servers landed on."
         )
         print("Masakari est. = ceil(N/3) x evacuation + 180 s fixed wait (computed, not measured).")
     finally:

@@ -8,11 +8,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import pg8000.legacy
 from pg8000.converters import timestamp_in
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -158,6 +158,12 @@ def utcnow() -> dt.datetime:
 def db_now(session: Session) -> dt.datetime:
     """The database's clock, naive UTC: leases compare against one clock, not each pod's."""
     return session.execute(text("SELECT (now() AT TIME ZONE 'utc')")).scalar_one()
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE/DELETE run through ``Session.execute`` touched (its result is a cursor
+    result at run time; the ORM's signature only promises ``Result``)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def sqlstate(error: exc.DBAPIError) -> str | None:

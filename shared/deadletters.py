@@ -1,7 +1,10 @@
 """The dead-letter store: events Knative gave up delivering, kept for an operator to see.
 
-Every Trigger's ``delivery.deadLetterSink`` points at the ``api`` Service's ``/dead-letters``
-path (infra/knative/broker.yaml); the local router in ``vigil dev`` does the same. The broker
+Every Trigger's ``delivery.deadLetterSink`` names the cluster-local ``dead-letters`` Service
+(infra/knative/broker.yaml), which runs the ``deadletters`` function (``serve``); the local
+router in ``vigil dev`` does the same. The sink takes no token, so what it keeps is bounded
+(``VIGIL_DEAD_LETTERS__*``): a larger body is refused, and past the row limit the oldest dead
+letter makes room; either is logged and counted (``vigil_dead_letters_dropped_total``). The broker
 sends the original event plus three extension attributes: ``knativeerrordest`` (the
 subscriber that failed), ``knativeerrorcode`` (its last HTTP status) and ``knativeerrordata``
 (its last response body, base64-encoded by Knative's dispatcher). The dead-letter sink itself
@@ -13,20 +16,33 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from cloudevents.exceptions import GenericException
 from cloudevents.http import from_http
+from flask import Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session
 
+from shared import errors
 from shared.db import session_scope, utcnow
 from shared.models import DeadLetter
+from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+DROPPED = Counter(
+    "vigil_dead_letters_dropped",
+    "Dead letters the sink did not keep: refused as too large, or evicted as the oldest",
+    ["reason"],
+)
 
 ERROR_ATTRIBUTES = ("knativeerrordest", "knativeerrorcode", "knativeerrordata")
 _CORE = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema"}
@@ -152,6 +168,7 @@ def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
         )
         session.add(row)
         session.flush()
+        _evict_oldest(session)
         log.warning(
             "dead letter stored: %s %s (%s) after %s from %s",
             row.event_type,
@@ -161,6 +178,66 @@ def receive(headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
             row.error_dest,
         )
         return 201, {"dead_letter": {"id": row.id}}
+
+
+def _evict_oldest(session: Session) -> None:
+    """Keep at most ``VIGIL_DEAD_LETTERS__MAX_ROWS``: the oldest beyond it go, each logged."""
+    limit = get_settings().dead_letters.max_rows
+    over = select(DeadLetter.id).order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc())
+    doomed = session.scalars(over.offset(limit)).all()
+    if not doomed:
+        return
+    session.execute(delete(DeadLetter).where(DeadLetter.id.in_(doomed)))
+    DROPPED.labels(reason="evicted").inc(len(doomed))
+    log.warning(
+        "dead-letter store full (VIGIL_DEAD_LETTERS__MAX_ROWS=%d): dropped the %d oldest",
+        limit,
+        len(doomed),
+    )
+
+
+def _fault(exc: errors.VigilError) -> Response:
+    return Response(
+        json.dumps(exc.body()), status=exc.code, content_type="application/json; charset=UTF-8"
+    )
+
+
+def serve(request: Request) -> Response:
+    """The ``deadletters`` HTTP function: POST stores a dead letter (any path), GET
+    ``/healthcheck`` is the probe, GET ``/metrics`` the Prometheus text."""
+    if request.method == "GET" and request.path == "/healthcheck":
+        return Response("OK", status=200, content_type="text/plain")
+    if request.method == "GET" and request.path == "/metrics":
+        return Response(generate_latest(), status=200, content_type=CONTENT_TYPE_LATEST)
+    if request.method != "POST":
+        return _fault(errors.BadMethod("The dead-letter sink only takes POST."))
+    limit = get_settings().dead_letters.max_event_bytes
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit or (request.content_length or 0) > limit:
+        DROPPED.labels(reason="too_large").inc()
+        log.warning(
+            "dead letter refused: body over VIGIL_DEAD_LETTERS__MAX_EVENT_BYTES=%d (%s)",
+            limit,
+            request.headers.get("ce-type", "structured"),
+        )
+        return _fault(errors.PayloadTooLarge())
+    try:
+        status, reply = receive(dict(request.headers), raw)
+    except DBAPIError as exc:
+        detail = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        if isinstance(detail, dict) and str(detail.get("C", "")).startswith("22"):
+            return _fault(errors.InvalidInput(reason=str(detail.get("M", "value refused"))))
+        if (
+            not isinstance(exc, (OperationalError, InterfaceError))
+            and not exc.connection_invalidated
+        ):
+            raise
+        log.error("dead letter not stored, database unavailable: %s", exc)
+        return _fault(errors.ServiceUnavailable(service="The database"))
+    except SATimeoutError as exc:
+        log.error("dead letter not stored, database pool saturated: %s", exc)
+        return _fault(errors.ServiceUnavailable(service="The database"))
+    return Response(json.dumps(reply), status=status, content_type="application/json")
 
 
 def list_dead_letters(

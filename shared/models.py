@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -86,6 +87,7 @@ class Notification(SoftDeleteMixin, Base):
         Index("ix_notifications_host_type_time", "source_host_uuid", "type", "generated_time"),
         Index("ix_notifications_generated_time", "generated_time"),
         Index("ix_notifications_created_at_id", "created_at", "id"),
+        Index("ix_notifications_type_status", "type", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -115,6 +117,13 @@ class VMove(SoftDeleteMixin, Base):
         UniqueConstraint("uuid", name="uniq_vmove0uuid"),
         Index("ix_vmoves_notification_uuid", "notification_uuid"),
         Index("ix_vmoves_deleted_at", "deleted_at"),
+        Index(
+            "ix_vmoves_unfinished",
+            "type",
+            "status",
+            postgresql_where=text("status IN ('pending', 'ongoing') AND deleted = 0"),
+        ),
+        Index("ix_vmoves_end_time", "end_time"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -140,6 +149,7 @@ class RecoveryAttempt(Base):
     __tablename__ = "recovery_attempts"
     __table_args__ = (
         UniqueConstraint("notification_uuid", "number", name="uniq_attempt0notification0number"),
+        Index("ix_recovery_attempts_ended_at", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -248,3 +258,18 @@ class DeadLetter(Base):
     error_dest: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(16))
     error_data: Mapped[str | None] = mapped_column(Text)
+
+
+class GateDecision(Base):
+    """One time a monitor safety gate held verdicts back, with the hosts and the reason."""
+
+    __tablename__ = "gate_decisions"
+    __table_args__ = (Index("ix_gate_decisions_decided_at", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    decided_at: Mapped[dt.datetime]
+    gate: Mapped[str] = mapped_column(String(32))  # partition | brake | flap | cap
+    hosts: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    segment: Mapped[str | None] = mapped_column(String(36))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from shared.db import db_now, get_engine
 from shared.models import (
     Base,
+    GateDecision,
     HealthSample,
     Host,
     HostMonitorState,
@@ -63,6 +64,7 @@ TABLES = (
     "host_monitor_states",
     "failover_segments",
     "health_samples",
+    "gate_decisions",
 )
 
 # SQLSTATEs that mean "this batch could not run now": lock wait or statement timed out, a
@@ -158,6 +160,11 @@ class _Rule:
     def table(self) -> str:
         return self.model.__tablename__
 
+    @property
+    def pk(self) -> ColumnElement[int]:
+        """The integer primary key every purged table has."""
+        return self.model.__table__.c.id
+
 
 def _array(values: list[int]) -> BindParameter:
     """A batch's ids as one array parameter: a single bind instead of one per row."""
@@ -200,6 +207,7 @@ def _rules(cutoff: dt.datetime, health_cutoff: dt.datetime) -> list[_Rule]:
         _Rule(Host, soft_deleted(Host), counted=True, cascade=_host_monitor_state),
         _Rule(Segment, soft_deleted(Segment) & segment_unused, counted=True),
         _Rule(HealthSample, HealthSample.sampled_at < health_cutoff, counted=False),
+        _Rule(GateDecision, GateDecision.decided_at < health_cutoff, counted=False),
     ]
 
 
@@ -250,7 +258,7 @@ class _Run:
                 self.budget -= rows
 
     def more_left(self, rule: _Rule, after: int) -> bool:
-        pk = rule.model.id
+        pk = rule.pk
         with self.conn.begin():
             return (
                 self.conn.execute(select(pk).where(rule.where, pk > after).limit(1)).first()
@@ -268,7 +276,7 @@ class _Run:
                         func.set_config("statement_timeout", f"{self.lock_timeout_ms * 5}ms", True),
                     )
                 )
-                pk = rule.model.id
+                pk = rule.pk
                 ids = list(
                     conn.execute(
                         select(pk)

@@ -109,7 +109,8 @@ def _host_type(value: Any) -> str:
 
 def _control_attributes(value: Any) -> str:
     _check_type(value, "string")  # §13.3: null is a 400, not a database error
-    return _description(value)
+    _description(value)
+    return value
 
 
 BOOLEAN_ENUM = [
@@ -185,7 +186,7 @@ def _payload(value: Any) -> dict[str, str]:
             _check_type(item, "string")
             _check_length(item, None, 255)
         except PydanticCustomError as exc:
-            raise _fail(exc.context["detail"], field=key, value=item) from None
+            raise _fail((exc.context or {})["detail"], field=key, value=item) from None
     if extra:
         verb = "does" if len(extra) == 1 else "do"
         keys = ", ".join(repr(k) for k in sorted(extra))
@@ -215,21 +216,28 @@ def _field(check: Callable[[Any], Any], schema: dict[str, Any]) -> Any:
 
 
 NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255}
-Name = Annotated[str, *_field(_name, NAME_SCHEMA)]
+_NAME = _field(_name, NAME_SCHEMA)
+_HOST_TYPE = _field(_host_type, {"type": "string", "maxLength": 255, "pattern": "^[a-zA-Z0-9]*$"})
+_CONTROL_ATTRIBUTES = _field(_control_attributes, {"type": "string"})
+_BOOLEAN = _field(
+    _boolean, {"anyOf": [{"type": "boolean"}, {"enum": BOOLEAN_ENUM[1:11] + BOOLEAN_ENUM[12:]}]}
+)
+_RECOVERY_METHOD = _field(
+    _enum_string(RECOVERY_METHODS), {"type": "string", "enum": RECOVERY_METHODS}
+)
+Name = Annotated[str, *_NAME]
 Description = Annotated[str | None, *_field(_description, {"type": ["string", "null"]})]
-HostType = Annotated[
-    str, *_field(_host_type, {"type": "string", "maxLength": 255, "pattern": "^[a-zA-Z0-9]*$"})
-]
-ControlAttributes = Annotated[str, *_field(_control_attributes, {"type": "string"})]
-Boolean = Annotated[
-    bool,
-    *_field(
-        _boolean, {"anyOf": [{"type": "boolean"}, {"enum": BOOLEAN_ENUM[1:11] + BOOLEAN_ENUM[12:]}]}
-    ),
-]
-RecoveryMethod = Annotated[
-    str, *_field(_enum_string(RECOVERY_METHODS), {"type": "string", "enum": RECOVERY_METHODS})
-]
+HostType = Annotated[str, *_HOST_TYPE]
+ControlAttributes = Annotated[str, *_CONTROL_ATTRIBUTES]
+Boolean = Annotated[bool, *_BOOLEAN]
+RecoveryMethod = Annotated[str, *_RECOVERY_METHOD]
+# Update fields: absent is None, while an explicit null still meets the field's own check (the
+# plain validator sees every given value), so only the static type widens.
+OptionalName = Annotated[str | None, *_NAME]
+OptionalHostType = Annotated[str | None, *_HOST_TYPE]
+OptionalControlAttributes = Annotated[str | None, *_CONTROL_ATTRIBUTES]
+OptionalBoolean = Annotated[bool | None, *_BOOLEAN]
+OptionalRecoveryMethod = Annotated[str | None, *_RECOVERY_METHOD]
 NotificationType = Annotated[
     str,
     *_field(_enum_string(NOTIFICATION_TYPES), {"type": "string", "enum": list(NOTIFICATION_TYPES)}),
@@ -256,10 +264,14 @@ Payload = Annotated[
 
 
 def _event_enum(allowed: tuple) -> Any:
-    return Annotated[
-        str,
-        *_field(_enum_string(allowed, type_first=False), {"type": "string", "enum": list(allowed)}),
-    ]
+    return _field(
+        _enum_string(allowed, type_first=False), {"type": "string", "enum": list(allowed)}
+    )
+
+
+HostStatus = Annotated[str | None, *_event_enum(HOST_STATUSES)]
+ClusterStatus = Annotated[str | None, *_event_enum(CLUSTER_STATUSES)]
+PayloadEvent = Annotated[str, *_event_enum(EVENT_TYPES)]
 
 
 # --------------------------------------------------------------------------- request models
@@ -297,14 +309,14 @@ class SegmentCreateV12(SegmentCreate):
 
 
 class SegmentUpdate(_AtLeastOne):
-    name: Name = None
+    name: OptionalName = None
     description: Description = None
-    recovery_method: RecoveryMethod = None
-    service_type: Name = None
+    recovery_method: OptionalRecoveryMethod = None
+    service_type: OptionalName = None
 
 
 class SegmentUpdateV12(SegmentUpdate):
-    enabled: Boolean = None
+    enabled: OptionalBoolean = None
 
 
 class SegmentCreateRequest(_Strict):
@@ -332,11 +344,11 @@ class HostCreate(_ExtraFirst):
 
 
 class HostUpdate(_AtLeastOne):
-    name: Name = None
-    type: HostType = None
-    control_attributes: ControlAttributes = None
-    reserved: Boolean = None
-    on_maintenance: Boolean = None
+    name: OptionalName = None
+    type: OptionalHostType = None
+    control_attributes: OptionalControlAttributes = None
+    reserved: OptionalBoolean = None
+    on_maintenance: OptionalBoolean = None
 
 
 class HostCreateRequest(_Strict):
@@ -359,16 +371,16 @@ class NotificationCreateRequest(_Strict):
 
 
 class ComputeHostPayload(_Strict):
-    host_status: _event_enum(HOST_STATUSES) = None
-    cluster_status: _event_enum(CLUSTER_STATUSES) = None
-    event: _event_enum(EVENT_TYPES)
+    host_status: HostStatus = None
+    cluster_status: ClusterStatus = None
+    event: PayloadEvent
 
 
 class ProcessPayload(_Strict):
     process_name: Annotated[
         str, *_field(_string(1, 4096), {"type": "string", "minLength": 1, "maxLength": 4096})
     ]
-    event: _event_enum(EVENT_TYPES)
+    event: PayloadEvent
 
 
 class VMPayload(_Strict):
@@ -468,7 +480,7 @@ def validate(model: type[M], body: Any) -> M:
     try:
         return model.model_validate(body)
     except PydanticValidationError as exc:
-        found = exc.errors(include_url=False)
+        found: list[dict] = [dict(e) for e in exc.errors(include_url=False)]
         first = min(found, key=_order(model))
         raise errors.ValidationError(_message(first, body, found)) from None
 

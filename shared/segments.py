@@ -27,7 +27,7 @@ def view(row: Segment) -> dict[str, Any]:
 
 def event_data(row: Segment) -> dict[str, Any]:
     """``SegmentApiPayload`` fields (events.md §3.3); ``id`` only once the row exists."""
-    data = {
+    data: dict[str, Any] = {
         "uuid": row.uuid, "name": row.name, "service_type": row.service_type,
         "description": row.description, "recovery_method": row.recovery_method,
         "enabled": row.enabled,

@@ -9,13 +9,16 @@ carries its description: ``vigil settings`` prints them, and the README's table 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+KUBELET_RENEWAL_SECONDS = 10  # the kubelet renews its node Lease every 10 s
+FAST_INTERVAL = 5  # sampling interval that lets a proven-off host be reported within seconds
 
-def _flow(pre: list[str], main: list[str], post: list[str]) -> Field:
+
+def _flow(pre: list[str], main: list[str], post: list[str]) -> Any:
     return Field(
         default_factory=lambda: {"pre": list(pre), "main": list(main), "post": list(post)},
         description="JSON object of step-name lists `pre`, `main`, `post` (entry points in "
@@ -105,11 +108,23 @@ class HostMonitor(BaseModel):
     monitoring_interval: int = Field(
         60,
         ge=1,
-        description="seconds between health samples (several per tick when shorter "
-        "than the PingSource period)",
+        description="seconds between sampling rounds (several per tick when shorter "
+        f"than the PingSource period); when unset and a fencing driver is configured: "
+        f"{FAST_INTERVAL}, for the proven-off path",
     )
     monitoring_samples: int = Field(
         1, ge=1, description="consecutive agreeing samples before a host's state settles"
+    )
+    steady_sample_interval: int = Field(
+        60,
+        ge=0,
+        description="seconds between stored samples of a host that stays alive with "
+        "unchanged signals (changes and non-`up` samples are always stored); 0: every round",
+    )
+    nova_only_hosts: str = Field(
+        "",
+        description="comma-separated names or shell patterns of registered hosts without a "
+        "Kubernetes Node to monitor through Nova and the fencing driver (`*`: all of them)",
     )
     disable_ipmi_check: bool = Field(
         False,
@@ -130,7 +145,22 @@ class KubernetesMonitor(BaseModel):
     lease_grace_seconds: int = Field(
         50, ge=1, description="a node Lease older than this (API server clock) counts as stale"
     )
+    suspect_seconds: int = Field(
+        20,
+        description="a node Lease older than this (API server clock) makes the host a suspect: "
+        "the fencing driver is asked at once, and power proven off settles it dead",
+    )
     lease_namespace: str = Field("kube-node-lease", description="namespace of the node Leases")
+
+    @model_validator(mode="after")
+    def _suspect_between_renewal_and_grace(self) -> KubernetesMonitor:
+        if not KUBELET_RENEWAL_SECONDS <= self.suspect_seconds < self.lease_grace_seconds:
+            raise ValueError(
+                f"[kubernetes] suspect_seconds ({self.suspect_seconds}) must be at least the "
+                f"kubelet's renewal period ({KUBELET_RENEWAL_SECONDS} s) and below "
+                f"lease_grace_seconds ({self.lease_grace_seconds})"
+            )
+        return self
 
 
 class Consul(BaseModel):
@@ -189,22 +219,46 @@ class SafetyGates(BaseModel):
 
 
 class Fencing(BaseModel):
-    """Power-status evidence for ``host_status: NORMAL`` (monitoring.md §6)."""
+    """How a dead host is proven off (monitoring.md §6) and forced off (recovery.md §15.1)."""
 
-    driver: Literal["none", "redfish"] = Field(
-        "none",
-        description="power-check driver: `redfish` reads (and recovery can force) the "
-        "BMC's power state",
+    driver: Literal["redfish", "ipmi", "taint"] | None = Field(
+        None,
+        description="the fencing choice: `redfish` or `ipmi` (power read by the monitor, forced "
+        "off by recovery; the BMC map's default), `taint` (only the Node's out-of-service taint "
+        "proves a host off); unset: the monitor refuses to start unless "
+        "`VIGIL_HOST__DISABLE_IPMI_CHECK` is true",
+    )
+    bmc_map_file: str | None = Field(
+        None,
+        description="YAML map of each host's BMC (driver, address, credentials folder per host "
+        'or per group); see README "Fencing"',
     )
     redfish_url_template: str | None = Field(
         None,
-        description="BMC system URL with `{host}`, e.g. `https://bmc-{host}/redfish/v1/Systems/1`",
+        description="hosts not in the BMC map: Redfish system URL with `{host}`, e.g. "
+        "`https://bmc-{host}/redfish/v1/Systems/1`",
     )
-    redfish_username: str | None = Field(None, description="BMC user")
-    redfish_password: str | None = Field(None, description="BMC password")
+    redfish_username: str | None = Field(None, description="BMC user for the URL template")
+    redfish_password: str | None = Field(None, description="BMC password for the URL template")
     timeout: float = Field(5.0, gt=0, description="seconds per BMC request")
     retry_max: int = Field(3, ge=0, description="extra power-state reads before giving up")
     retry_interval: float = Field(10.0, ge=0, description="seconds between power-state reads")
+
+
+class HostReturn(BaseModel):
+    """``[host_return]``: the way back of a recovered host (off by default, as in Masakari)."""
+
+    enabled: bool = Field(
+        False,
+        description="return a recovered host to service once it is back: clear `forced_down`, "
+        "enable its compute service (if Vigil disabled it) and clear `on_maintenance`",
+    )
+    hold_seconds: int = Field(
+        600,
+        ge=0,
+        description="seconds the host must stay alive (Node Ready, fresh Lease, not flapping) "
+        "before it is returned",
+    )
 
 
 class Purge(BaseModel):
@@ -226,6 +280,48 @@ class Purge(BaseModel):
     )
     lock_timeout_ms: int = Field(
         2000, ge=1, description="a batch waiting longer than this for a lock is skipped"
+    )
+
+
+class DeadLetters(BaseModel):
+    """Bounds of the dead-letter sink (shared/deadletters.py): it takes no token, so what any
+    in-cluster caller can make it store is limited."""
+
+    max_event_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="a dead letter with a larger HTTP body is refused (413), logged and counted",
+    )
+    max_rows: int = Field(
+        10000,
+        ge=1,
+        description="dead letters kept; storing one more drops the oldest (logged and counted)",
+    )
+
+
+class Logging(BaseModel):
+    """How the four functions write their logs (one format for all)."""
+
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object per line (for a log collector); `text`: one "
+        "readable line",
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="lowest level written"
+    )
+
+
+class Capacity(BaseModel):
+    """Failover capacity (admission control): can a segment absorb its largest host?"""
+
+    check: bool = Field(
+        False,
+        description="the monitor checks every segment's failover capacity from Placement "
+        "each tick, stores it for `/metrics` and emits `segment.capacity.lost`/`.restored`",
+    )
+    check_interval: int = Field(
+        300, ge=1, description="seconds between two capacity checks of the monitor"
     )
 
 
@@ -343,7 +439,21 @@ class Settings(BaseSettings):
     consul: Consul = Field(default_factory=Consul)
     safety: SafetyGates = Field(default_factory=SafetyGates)
     fencing: Fencing = Field(default_factory=Fencing)
+    host_return: HostReturn = Field(default_factory=HostReturn)
     purge: Purge = Field(default_factory=Purge)
+    logging: Logging = Field(default_factory=Logging)
+    capacity: Capacity = Field(default_factory=Capacity)
+    dead_letters: DeadLetters = Field(default_factory=DeadLetters)
+
+    @model_validator(mode="after")
+    def _fast_sampling_with_fencing(self) -> Settings:
+        """A fencing driver makes the proven-off path possible; sample often enough to use it."""
+        if (
+            self.fencing.driver != "none"
+            and "monitoring_interval" not in self.host.model_fields_set
+        ):
+            self.host.monitoring_interval = FAST_INTERVAL
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -8,12 +8,22 @@ import sys
 
 def _db_upgrade(args: argparse.Namespace) -> int:
     from shared.migrate import upgrade
+    from shared.redaction import hide_password
     from vigil.database import resolve_url
 
     with resolve_url(args.database_url) as url:
         upgrade(url)
-        print(f"database at head: {url}")
+        print(f"database at head: {hide_password(url)}")
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vigil")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vigil",
         description="Vigil keeps OpenStack VMs running when their host, a host process or the VM fails.",
     )
+    parser.add_argument("--version", action="version", version=f"vigil {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="database upkeep")
@@ -42,10 +53,13 @@ def _extensions():
 
     for module_name in (
         "vigil.purge_cli",
+        "vigil.masakari_cli",
         "vigil.settings_cli",
         "vigilsim.cli",
         "vigil.dev",
         "vigil.demo",
+        "vigil.dashboard",
+        "vigil.watch",
     ):
         try:
             module = importlib.import_module(module_name)
@@ -56,11 +70,28 @@ def _extensions():
         yield module.register
 
 
+# Commands that judge the settings themselves instead of refusing to start on a bad one.
+SETTINGS_EXEMPT = ("settings",)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from shared.preflight import problems
+    from vigil.database import CommandError
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in SETTINGS_EXEMPT:
+        found = problems()
+        if found:
+            for line in found:
+                print(f"vigil: {line}", file=sys.stderr)
+            print("vigil: fix the settings above (`vigil settings --check`)", file=sys.stderr)
+            return 2
     try:
         return int(args.func(args) or 0)
+    except CommandError as exc:
+        print(f"vigil {args.command}: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into a pager or `head` that stopped reading
         return 0
 

@@ -101,7 +101,7 @@ class Watcher:
         self.done: set[str] = set()
 
     def poll(self) -> dict[str, dict]:
-        region, host = self.local.region, self.failed_host
+        region, host = self.local.simulated, self.failed_host
         states = {sid: region.server(sid) for sid in self.servers}
         self._notifications()
         self._fencing(region, host)
@@ -128,7 +128,7 @@ class Watcher:
                 for n in self.conn.instance_ha.notifications()
                 if n.type == "COMPUTE_HOST" and n.source_host_uuid == self.failed_host_uuid
             ]
-        except Exception:  # the API being briefly busy only delays the next look
+        except Exception:  # noqa: BLE001 - the API being briefly busy only delays the next look
             return
         if not found:
             return
@@ -167,7 +167,7 @@ class Watcher:
         try:
             with session_scope(self.local.database_url) as session:
                 steps = workflow_details(session, self.notification.notification_uuid)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a busy database only delays the next look
             return
         for step in steps:
             for detail in step["progress_details"]:
@@ -218,10 +218,10 @@ def _summary(
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console, Group
+    from rich.console import Console
     from rich.live import Live
-    from rich.progress import BarColumn, Progress, TextColumn
-    from rich.text import Text
+
+    from vigil.bars import RecoveryBars
 
     quiet_warnings()
     console = Console()
@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.time_scale:g}× real time; {logs}"
         )
         timeline.add("Vigil started")
-        conn = _connect(local.clouds_yaml, local.region.cloud_name)
+        conn = _connect(local.simulated.clouds_yaml, local.simulated.cloud_name)
 
         computes = sorted(s.host for s in conn.compute.services(binary="nova-compute"))
         segment = conn.instance_ha.create_segment(
@@ -296,10 +296,10 @@ def run(args: argparse.Namespace) -> int:
 
         failed = computes[0]
         for i in range(args.servers):
-            sid = local.region.boot_server(failed, name=f"ha-{i + 1}", metadata={HA_KEY: "True"})
+            sid = local.simulated.boot_server(failed, name=f"ha-{i + 1}", metadata={HA_KEY: "True"})
             servers[sid] = f"ha-{i + 1}"
         for i in range(2):
-            plain.append(local.region.boot_server(failed, name=f"plain-{i + 1}"))
+            plain.append(local.simulated.boot_server(failed, name=f"plain-{i + 1}"))
         timeline.add(f"booted {args.servers} HA_Enabled servers and 2 plain ones on {failed}")
         console.print(
             f"booted {args.servers} HA_Enabled servers (and 2 without the key) on [bold]{failed}[/]"
@@ -309,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
         with console.status(f"letting the monitor sample healthy hosts for {warmup:.0f} s…"):
             time.sleep(warmup)
 
-        local.region.power_off(failed)
+        local.simulated.power_off(failed)
         timeline.zero = time.monotonic()
         timeline.events = [
             (at - (timeline.zero - timeline.started), text) for at, text in timeline.events
@@ -318,23 +318,19 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[bold red]{failed} powered off[/] — Vigil has to notice on its own")
 
         watcher = Watcher(local, conn, failed, host_uuids[failed], servers, timeline)
-        progress = Progress(
-            TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.fields[stage]}")
-        )
-        tasks = {
-            sid: progress.add_task(name, total=100, stage="waiting")
-            for sid, name in servers.items()
-        }
+        bars = RecoveryBars()
+        for sid, name in servers.items():
+            bars.show(sid, name, 0, "waiting")
         shown = 0
         all_back = 0.0
         deadline = time.monotonic() + args.timeout
-        with Live(Group(progress), console=console, refresh_per_second=8, transient=False) as live:
+        with Live(bars, console=console, refresh_per_second=8, transient=False) as live:
             while time.monotonic() < deadline:
                 states = watcher.poll()
-                live.update(Group(Text(watcher.phase(len(servers)), style="bold"), progress))
+                bars.say(watcher.phase(len(servers)))
                 for sid, state in states.items():
                     percent, words = _server_stage(state, failed)
-                    progress.update(tasks[sid], completed=percent, stage=words)
+                    bars.show(sid, servers[sid], percent, words)
                 for at, text in timeline.events[shown:]:
                     live.console.print(f"[dim]{at:6.1f}s[/] {text}")
                 shown = len(timeline.events)
@@ -344,8 +340,8 @@ def run(args: argparse.Namespace) -> int:
                     if watcher.status == "finished" or time.monotonic() - all_back > 10:
                         break
                 time.sleep(0.5)
-        states = {sid: local.region.server(sid) for sid in servers}
-        left = [sid for sid in plain if local.region.server(sid)["host"] == failed]
+        states = {sid: local.simulated.server(sid) for sid in servers}
+        left = [sid for sid in plain if local.simulated.server(sid)["host"] == failed]
         timeline.add(
             f"{len(left)} of {len(plain)} servers without {HA_KEY} left on {failed} "
             "(evacuate_all_instances=false)"

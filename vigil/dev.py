@@ -2,7 +2,8 @@
 
 An embedded PostgreSQL (migrated), the four functions as functions-framework processes started
 with the image's own CMD, the local broker (their ``K_SINK``) and the PingSource scheduler from
-``vigil.wiring``; against the simulated region unless a clouds.yaml and kubeconfig are given.
+``vigil.wiring``; against the simulated region unless a clouds.yaml is given (a kubeconfig is optional: without
+one the monitor watches hosts through Nova and their BMCs).
 Also ``vigil dead-letters``: the events Knative (or the local broker) gave up delivering.
 """
 
@@ -20,12 +21,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import yaml
 
+from shared.redaction import hide_password, hide_passwords
 from vigil.localdb import free_port
+
+if TYPE_CHECKING:
+    from vigil.localdb import LocalDatabase
+    from vigilsim import Region
 from vigil.wiring import (
     MANIFESTS,
     ROOT,
@@ -174,8 +180,8 @@ class LocalVigil:
     def __init__(self, options: DevOptions, manifests: Manifests | None = None) -> None:
         self.options = options
         self.manifests = manifests or load_manifests(MANIFESTS)
-        self.region = None
-        self.database = None
+        self.region: Region | None = None
+        self.database: LocalDatabase | None = None
         self.database_url: str | None = None
         self.router: Router | None = None
         self.scheduler: Scheduler | None = None
@@ -183,7 +189,22 @@ class LocalVigil:
         self.clouds_yaml: str | None = None
         self.cloud: str = options.cloud
         self.kubeconfig: str | None = None
+        self.dashboard: Any = None
         self._temp: Path | None = None
+
+    @property
+    def workdir(self) -> Path:
+        """The run's scratch folder, which exists while the context is entered."""
+        if self._temp is None:
+            raise RuntimeError("LocalVigil is used outside its with-block")
+        return self._temp
+
+    @property
+    def simulated(self) -> Region:
+        """The simulated region this run started (there is none against a real cloud)."""
+        if self.region is None:
+            raise RuntimeError("this run has no simulated region")
+        return self.region
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -217,7 +238,7 @@ class LocalVigil:
         if self.clouds_yaml is None:
             self._start_region(urls["api"])
         try:
-            self.router = Router(self.manifests, urls, broker_port).start()
+            router = self.router = Router(self.manifests, urls, broker_port).start()
         except OSError as exc:
             raise DevError(f"the local broker cannot listen on port {broker_port}: {exc}") from exc
         for spec in function_specs(self.manifests):
@@ -225,12 +246,27 @@ class LocalVigil:
         for fn in self.functions.values():
             self._wait_ready(fn)
         try:
-            ticks = build_ticks(self.manifests, self.router.network, options.tick_overrides)
+            ticks = build_ticks(self.manifests, router.network, options.tick_overrides)
         except WiringError as exc:
             raise DevError(f"schedule override: {exc}") from exc
         self.scheduler = Scheduler(ticks).start()
+        self._start_dashboard()
+
+    def _start_dashboard(self) -> None:
+        """The dashboard page on a loopback port, reading the local api as the cloud's admin."""
+        from vigil.cloudauth import CloudError, connect
+        from vigil.dashboard.server import DashboardServer
+
+        try:
+            api = connect(self.cloud, self.api_url, config_file=self.clouds_yaml)
+        except CloudError as exc:
+            raise DevError(f"dashboard: {exc}") from exc
+        self.dashboard = DashboardServer(api).start()
 
     def stop(self) -> None:
+        if self.dashboard:
+            self.dashboard.stop()
+            self.dashboard = None
         if self.scheduler:
             self.scheduler.stop()
             self.scheduler = None
@@ -267,13 +303,36 @@ class LocalVigil:
 
     def _check_cloud(self) -> None:
         options = self.options
-        if options.clouds_yaml or options.kubeconfig:
-            if not (options.clouds_yaml and options.kubeconfig):
-                raise DevError("a real cloud needs both --clouds-yaml and --kubeconfig")
+        if options.kubeconfig and not options.clouds_yaml:
+            raise DevError("--kubeconfig needs --clouds-yaml (the real cloud's Nova)")
+        if options.clouds_yaml:
             check_clouds_yaml(options.clouds_yaml, options.cloud)
-            check_kubeconfig(options.kubeconfig)
+            if options.kubeconfig:
+                check_kubeconfig(options.kubeconfig)
+                self.kubeconfig = str(Path(options.kubeconfig).resolve())
             self.clouds_yaml = str(Path(options.clouds_yaml).resolve())
-            self.kubeconfig = str(Path(options.kubeconfig).resolve())
+            self._check_fencing()
+
+    def _check_fencing(self) -> None:
+        """A real cloud's monitor needs a fencing choice; ask it as the monitor will, with the
+        environment its process gets, before anything starts."""
+        monitor = next(s for s in function_specs(self.manifests) if s.service == "monitor")
+        env = {**os.environ, **self.manifests.config_env(), **monitor.env, **self.options.env}
+        reply = subprocess.run(
+            [sys.executable, "-m", "shared.power"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if reply.returncode != 0:
+            lines = reply.stderr.strip().splitlines() or [f"exit status {reply.returncode}"]
+            raise DevError(f"the monitor would refuse to start: {lines[-1]}")
+        if reply.stdout.strip() == "taint" and not self.kubeconfig:
+            raise DevError(
+                "VIGIL_FENCING__DRIVER=taint reads the Nodes' out-of-service taint: it needs "
+                "--kubeconfig; without Kubernetes choose redfish or ipmi (Nova + BMC)"
+            )
 
     def _start_database(self) -> None:
         from shared.migrate import upgrade
@@ -284,37 +343,40 @@ class LocalVigil:
             url = os.environ.get("VIGIL_DATABASE_URL")
         if not url:
             durable = self.options.data_dir is not None
-            folder = self.options.data_dir or (self._temp / "pgdata")
+            folder = self.options.data_dir or (self.workdir / "pgdata")
             check_data_dir(folder)
             try:
-                self.database = localdb.start(folder, durable=durable)
+                database = localdb.start(folder, durable=durable)
             except localdb.LocalDatabaseError as exc:
                 lines = [line for line in str(exc).splitlines() if line.strip()]
                 detail = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1].strip()}"
                 raise DevError(f"embedded PostgreSQL in {folder}: {detail}") from exc
-            url = self.database.url
+            self.database = database
+            url = database.url
         try:
             upgrade(url)
         except Exception as exc:
             message = str(exc).splitlines()[0]
+            shown = hide_password(url)
             if "Can't locate revision" in message:
                 raise DevError(
-                    f"the database at {url} was migrated by a newer Vigil ({message}); "
+                    f"the database at {shown} was migrated by a newer Vigil ({message}); "
                     "use a fresh --data-dir or upgrade Vigil"
                 ) from exc
-            raise DevError(f"cannot migrate the database at {url}: {message}") from exc
+            raise DevError(
+                f"cannot migrate the database at {shown}: {hide_passwords(message)}"
+            ) from exc
         self.database_url = url
 
     def _start_region(self, api_url: str) -> None:
         from vigilsim import Region
 
         options = dict(self.options.region_options)
-        options.setdefault("workdir", str(self._temp / "region"))
-        self.region = Region.start(
-            hosts=self.options.hosts, instance_ha_url=f"{api_url}/v1", **options
-        )
-        self.clouds_yaml = self.region.clouds_yaml
-        self.kubeconfig = self.region.kubeconfig
+        options.setdefault("workdir", str(self.workdir / "region"))
+        region = Region.start(hosts=self.options.hosts, instance_ha_url=f"{api_url}/v1", **options)
+        self.region = region
+        self.clouds_yaml = region.clouds_yaml
+        self.kubeconfig = region.kubeconfig
         self.cloud = (
             "vigil"  # the sim writes a "vigil" entry: its admin, as Vigil's service identity
         )
@@ -333,6 +395,8 @@ class LocalVigil:
                 "VIGIL_CLOUDS_YAML": self.clouds_yaml or "",
                 "VIGIL_CLOUD": self.cloud,
                 "VIGIL_KUBERNETES__KUBECONFIG": self.kubeconfig or "",
+                # Readable lines at a terminal, unless asked otherwise (Knative's config: JSON).
+                "VIGIL_LOGGING__FORMAT": os.environ.get("VIGIL_LOGGING__FORMAT", "text"),
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             }
         )
@@ -341,6 +405,7 @@ class LocalVigil:
             env.setdefault("VIGIL_FENCING__REDFISH_URL_TEMPLATE", self.region.redfish_url_template)
         sink = self.manifests.sink_bound().get(spec.service)
         if sink is not None:
+            assert self.router is not None, "functions start after the local broker"
             env["K_SINK"] = self.router.network.resolve(sink)
         else:
             env.pop("K_SINK", None)
@@ -348,7 +413,7 @@ class LocalVigil:
         return env
 
     def _start_function(self, spec: FunctionSpec, port: int) -> None:
-        log_dir = self.options.log_dir or self._temp
+        log_dir = self.options.log_dir or self.workdir
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{spec.service}.log"
         with open(log_path, "ab") as log:
@@ -391,15 +456,18 @@ class LocalVigil:
     # -- what the user sees -------------------------------------------------------------------
 
     def describe(self) -> str:
+        if self.router is None or self.scheduler is None:
+            return "Vigil is not running"
         lines = ["Vigil is running locally (wiring read from infra/knative/):"]
         for name, fn in self.functions.items():
             lines.append(f"  {name:<8} {fn.url}   log: {fn.log_path}")
-        lines.append(
-            f"  broker   {self.router.broker_urls and next(iter(self.router.broker_urls.values()))}  (K_SINK)"
-        )
+        broker = next(iter(self.router.broker_urls.values()), None)
+        lines.append(f"  broker   {broker}  (K_SINK)")
         for tick in self.scheduler.ticks:
             lines.append(f"  tick     {tick.name}: {tick.schedule.expression} → {tick.sink}")
-        lines.append(f"  database {self.database_url}")
+        lines.append(f"  database {hide_password(self.database_url)}")
+        if self.dashboard is not None:
+            lines.append(f"  dashboard {self.dashboard.url}")
         if self.region is not None:
             lines += [
                 f"Simulated region: Keystone {self.region.keystone_url}, Nova {self.region.nova_url}, "
@@ -413,13 +481,15 @@ class LocalVigil:
                 "-H 'content-type: application/json' -d '{\"host\": \"compute-000\"}'",
             ]
         else:
-            lines.append(
-                f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes from {self.kubeconfig}"
-            )
+            kubernetes = self.kubeconfig or "none (hosts watched through Nova and their BMCs)"
+            lines.append(f"Cloud {self.cloud!r} from {self.clouds_yaml}; Kubernetes: {kubernetes}")
             lines.append(
                 f"Point the catalog's instance-ha endpoint (or --os-endpoint-override) at {self.api_url}/v1"
             )
-        lines.append(f"Dead letters: VIGIL_DATABASE_URL={self.database_url} vigil dead-letters")
+        lines.append(
+            "Commands in another shell (`vigil dead-letters`, `vigil purge`...) use this database "
+            "while it runs"
+        )
         return "\n".join(lines)
 
 
@@ -452,6 +522,8 @@ def quiet_warnings() -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from vigil.database import clear_dev_state, write_dev_state
+
     quiet_warnings()
     manifests = load_manifests(MANIFESTS)
     try:
@@ -477,6 +549,7 @@ def _dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with LocalVigil(options, manifests) as local:
+            write_dev_state(local.database_url or "", local.api_url)
             print(local.describe(), flush=True)
             print("Ctrl-C stops everything.", flush=True)
             while not stop.wait(1):
@@ -490,6 +563,8 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130 if not stop.is_set() else 0
+    finally:
+        clear_dev_state()
     return 0
 
 
@@ -541,7 +616,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 def register(sub, db_sub) -> None:
     dev = sub.add_parser(
         "dev",
-        help="run all of Vigil locally (simulated region unless --clouds-yaml/--kubeconfig)",
+        help="run all of Vigil locally (simulated region unless --clouds-yaml)",
         description=__doc__.split("\n\n")[1],
     )
     dev.add_argument(
@@ -549,7 +624,8 @@ def register(sub, db_sub) -> None:
     )
     dev.add_argument("--cloud", default="vigil", help="entry in --clouds-yaml (default: vigil)")
     dev.add_argument(
-        "--kubeconfig", help="a real cloud: kubeconfig of the cluster running its computes"
+        "--kubeconfig",
+        help="a real cloud: kubeconfig of the cluster running its computes (optional)",
     )
     dev.add_argument(
         "--api-port",

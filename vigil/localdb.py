@@ -132,9 +132,7 @@ def start(
     """
     bin_dir = _bin_dir()
     owned = data_dir is None
-    if owned:
-        data_dir = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
-    data_dir = Path(data_dir).resolve()
+    data_dir = Path(data_dir or tempfile.mkdtemp(prefix="vigil-pg-")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     user_kwargs = _run_as()
     _open_path_for(data_dir, user_kwargs)
@@ -195,7 +193,7 @@ def start(
     ]
     if not durable:
         args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-    log = open(log_path, "ab")
+    log = open(log_path, "ab")  # noqa: SIM115 - the server's log stays open for its lifetime
     process = subprocess.Popen(
         args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **user_kwargs
     )
@@ -212,10 +210,12 @@ def start(
                 pass
             db.create_database(db.database)
             break
-        except Exception:
+        except Exception as exc:  # any refusal means "not up yet" until the deadline
             if time.monotonic() > deadline:
                 db.stop()
-                raise LocalDatabaseError(f"PostgreSQL did not accept connections within {timeout}s")
+                raise LocalDatabaseError(
+                    f"PostgreSQL did not accept connections within {timeout}s"
+                ) from exc
             time.sleep(0.1)
     return db
 

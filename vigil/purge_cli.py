@@ -57,8 +57,10 @@ def _purge(args: argparse.Namespace) -> int:
                 print("another purge run is in progress; this one did nothing")
                 return 0
             report = _run(age_in_days, max_rows, url)
-    except Exception as exc:  # an operator command: say what failed, no traceback
-        print(f"purge failed: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - an operator command: say what failed, no traceback
+        from shared.redaction import hide_passwords
+
+        print(f"purge failed: {hide_passwords(str(exc))}", file=sys.stderr)
         return 1
     width = max(len(table) for table in report.removed)
     print(f"rows removed (older than {report.cutoff:%Y-%m-%d %H:%M:%S} UTC):")

@@ -115,16 +115,101 @@ def _kustomization_files(folder: Path, components: Iterable[str]) -> list[Path]:
     return files
 
 
-def load_manifests(folder: Path = MANIFESTS, components: Iterable[str] = ()) -> Manifests:
-    """Read a kustomization as ``kubectl kustomize`` would (resources, components, labels)."""
+def _kustomizations(folder: Path, components: Iterable[str]) -> list[tuple[Path, dict]]:
+    """The kustomization and every component it (or the caller) enables, outermost first."""
     kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    found = [(folder, kustomization)]
+    for entry in kustomization.get("resources") or []:
+        if (folder / entry).is_dir():
+            found += _kustomizations(folder / entry, ())
+    for entry in [*(kustomization.get("components") or []), *components]:
+        found += _kustomizations((folder / entry).resolve(), ())
+    return found
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """A strategic-merge patch of maps (what Vigil's component patches need)."""
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]
+
+
+def _image_name(ref: str) -> str:
+    """``registry/name`` of ``registry/name:tag@sha256:…`` (a port's colon is not a tag)."""
+    name = ref.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':')[0]}" if head else last.split(":")[0]
+
+
+def _set_images(docs: list[dict[str, Any]], images: list[dict[str, Any]]) -> None:
+    """kustomize's ``images:``: a container image named ``name`` gets ``newName`` and a
+    ``digest`` (``name@sha256:…``) or ``newTag``."""
+    for image in images:
+        for doc in docs:
+            for container in _containers(doc):
+                if _image_name(str(container.get("image", ""))) != image["name"]:
+                    continue
+                name = image.get("newName", image["name"])
+                if image.get("digest"):
+                    container["image"] = f"{name}@{image['digest']}"
+                elif image.get("newTag"):
+                    container["image"] = f"{name}:{image['newTag']}"
+                else:
+                    container["image"] = name
+
+
+def _generated_secrets(kustomization: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Secrets a ``secretGenerator`` makes, keys only: the files it reads stay out of git."""
+    secrets = []
+    for generator in kustomization.get("secretGenerator") or []:
+        keys = [str(f).split("=", 1)[0].rsplit("/", 1)[-1] for f in generator.get("files") or []]
+        keys += [str(literal).split("=", 1)[0] for literal in generator.get("literals") or []]
+        secrets.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": generator.get("type", "Opaque"),
+                "metadata": {
+                    "name": generator["name"],
+                    "namespace": kustomization.get("namespace", "default"),
+                },
+                "data": dict.fromkeys(keys, ""),
+            }
+        )
+    return secrets
+
+
+def load_manifests(folder: Path = MANIFESTS, components: Iterable[str] = ()) -> Manifests:
+    """Read a kustomization as ``kubectl kustomize`` would: resources, components, generated
+    Secrets, patches, images and labels."""
+    kustomizations = _kustomizations(folder, components)
     files = _kustomization_files(folder, components)
     docs = []
     for path in files:
         for doc in yaml.safe_load_all(path.read_text()):
             if doc:
                 docs.append(doc)
-    for entry in kustomization.get("labels") or []:
+    for _, kustomization in kustomizations:
+        docs.extend(_generated_secrets(kustomization))
+    for where, kustomization in kustomizations:
+        for entry in kustomization.get("patches") or []:
+            patch = yaml.safe_load((where / entry["path"]).read_text())
+            for doc in docs:
+                if (doc.get("kind"), doc["metadata"].get("name")) == (
+                    patch.get("kind"),
+                    patch["metadata"].get("name"),
+                ):
+                    _merge(doc, patch)
+    for _, kustomization in kustomizations:
+        _set_images(docs, kustomization.get("images") or [])
+    for entry in kustomizations[0][1].get("labels") or []:
         for doc in docs:
             doc["metadata"].setdefault("labels", {}).update(entry.get("pairs") or {})
     return Manifests(docs, files)
@@ -228,6 +313,7 @@ class Delivery:
     backoff_policy: str = "exponential"
     backoff_delay: float = 0.0
     dead_letter_sink: dict[str, Any] | None = None
+    timeout: float | None = None  # seconds per delivery attempt (``delivery.timeout``)
 
     def delay_before(self, retry_number: int) -> float:
         """Wait before retry ``retry_number`` (1-based): delay × 2^n, or delay × n if linear."""
@@ -256,7 +342,8 @@ def parse_delivery(spec: dict[str, Any] | None) -> Delivery:
     if policy not in ("linear", "exponential"):
         raise WiringError(f"delivery.backoffPolicy must be linear or exponential, not {policy!r}")
     delay = iso_duration_seconds(spec["backoffDelay"]) if "backoffDelay" in spec else 0.0
-    return Delivery(retry, policy, delay, spec.get("deadLetterSink"))
+    timeout = iso_duration_seconds(spec["timeout"]) if "timeout" in spec else None
+    return Delivery(retry, policy, delay, spec.get("deadLetterSink"), timeout)
 
 
 # --- the functions: what each Knative Service runs -----------------------------------------
@@ -376,6 +463,8 @@ def build_routes(manifests: Manifests, network: LocalNetwork) -> list[Route]:
         if subscriber_ref.get("kind") == "Service":
             service = manifests.get("Service", subscriber_ref["name"])
             timeout = float(service["spec"]["template"]["spec"].get("timeoutSeconds", 300))
+        if delivery.timeout is not None:
+            timeout = delivery.timeout
         routes.append(
             Route(
                 name=name,
@@ -525,6 +614,9 @@ class Router:
     def _dead_letter(
         self, route: Route, event: CloudEvent, status: int | None, body: bytes
     ) -> bool:
+        sink = route.dead_letter_url
+        if sink is None:
+            return False
         dead = CloudEvent(dict(event.get_attributes()), event.get_data())
         dead["knativeerrordest"] = route.subscriber
         if status is not None:
@@ -533,13 +625,11 @@ class Router:
             dead["knativeerrordata"] = base64.b64encode(body[:ERROR_BODY_LIMIT]).decode("ascii")
         headers, payload = to_binary(dead)
         try:
-            response = self._http.post(
-                route.dead_letter_url, headers=headers, data=payload, timeout=30
-            )
+            response = self._http.post(sink, headers=headers, data=payload, timeout=30)
         except requests.RequestException as exc:
             log.error(
                 "dead-letter sink %s unreachable, event %s lost: %s",
-                route.dead_letter_url,
+                sink,
                 event["id"],
                 exc,
             )
@@ -547,7 +637,7 @@ class Router:
         if response.status_code >= 300:
             log.error(
                 "dead-letter sink %s answered %s, event %s lost",
-                route.dead_letter_url,
+                sink,
                 response.status_code,
                 event["id"],
             )

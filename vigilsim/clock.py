@@ -30,6 +30,10 @@ class CloudClock:
     def now(self) -> datetime:
         return self.at(self.seconds())
 
+    def seconds_at(self, moment: datetime) -> float:
+        """The inverse of ``at``: where a naive-UTC datetime falls on the model's time axis."""
+        return (moment - self._origin).total_seconds()
+
     def stamp(self, cloud_seconds: float) -> str:
         """``iso(at(s))`` to the second, memoised: thousands of Nodes share the same few instants."""
         key = int(cloud_seconds)

@@ -14,6 +14,10 @@ from vigilsim.model import CloudError
 OPERATIONS = (
     "power_off",
     "power_on",
+    "power_state",
+    "bmc_power",
+    "set_bmc_credentials",
+    "start_ipmi",
     "stop_service",
     "start_service",
     "cut_network",

@@ -2,7 +2,8 @@
 
 Written on the standard library's ``http.server`` rather than a WSGI stack because the failure
 modes need raw control of the connection: an "unreachable" API drops the connection without a
-reply, an injected timeout hangs and then drops, and a Kubernetes watch streams chunks.
+reply, an injected timeout hangs and then drops, a keep-alive connection left idle too long is
+reset, and a Kubernetes watch streams chunks.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import json
 import socket
 import socketserver
+import struct
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -90,7 +93,17 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 class HttpServer:
     """Serves ``dispatch(request) -> Response`` on 127.0.0.1, one thread per connection."""
 
-    def __init__(self, dispatch: Callable[[Request], Response], port: int = 0, date_header=None):
+    def __init__(
+        self,
+        dispatch: Callable[[Request], Response],
+        port: int = 0,
+        date_header=None,
+        idle_timeout: Callable[[], tuple[float, float] | None] | None = None,
+        on_idle_drop: Callable[[Request], None] | None = None,
+    ):
+        """``idle_timeout()``: None (keep connections), or real seconds ``(timeout, race)``: a
+        keep-alive connection idle for ``timeout`` is closed, and a request arriving in the
+        last ``race`` seconds before that crosses the close and is lost with a reset."""
         outer = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -102,6 +115,40 @@ class HttpServer:
 
             def log_message(self, *args):  # the region keeps its own request log
                 pass
+
+            def setup(self):
+                self.idle = outer.idle_timeout() if outer.idle_timeout else None
+                # Read by StreamRequestHandler.setup: waiting longer for the next request
+                # ends the connection (a clean close a client notices before reusing it).
+                self.timeout = self.idle[0] if self.idle else None
+                super().setup()
+                self.replies = 0
+                self.idle_since = time.monotonic()
+
+            def _idle_dropped(self, request: Request) -> bool:
+                """Reset a reused connection whose request crossed the server's idle close.
+
+                A server (eventlet's ``client_socket_timeout``, a proxy's keep-alive timeout)
+                closes a connection left idle; a client that sends on it just before the close
+                reaches it loses the request with a reset, Nova never having seen it. The race
+                window is widened to ``race`` seconds so that the loss can be made certain.
+                """
+                if self.idle is None or not self.replies:
+                    return False
+                timeout, race = self.idle
+                if time.monotonic() - self.idle_since <= timeout - race:
+                    return False
+                if outer.on_idle_drop:
+                    outer.on_idle_drop(request)
+                self.close_connection = True
+                try:
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()  # linger 0: the client reads a reset
+                except OSError:
+                    pass
+                return True
 
             def date_time_string(self, timestamp=None):
                 return (
@@ -121,6 +168,8 @@ class HttpServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                 )
+                if self._idle_dropped(request):
+                    return
                 try:
                     response = dispatch(request)
                 except DropConnection:
@@ -132,6 +181,8 @@ class HttpServer:
                         pass
                     return
                 self._send(response)
+                self.replies += 1
+                self.idle_since = time.monotonic()
 
             def _send(self, response: Response):
                 self.send_response(response.status)
@@ -165,7 +216,22 @@ class HttpServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
+            def handle(self):
+                """A client that closed a watch stream leaves nothing to flush to."""
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            def finish(self):
+                try:
+                    super().finish()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
         self.date_header = date_header
+        self.idle_timeout = idle_timeout
+        self.on_idle_drop = on_idle_drop
         self._server = _Server(("127.0.0.1", port), RequestHandler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(

@@ -129,6 +129,12 @@ def _field_selector(selector: str | None):
     return lambda name: name == wanted["name"]
 
 
+def _lease_version(cloud_seconds: float) -> int:
+    """Lease resourceVersions count cloud milliseconds: a renewal is newer than any version
+    handed out before it, so a watch resumes from a list without missing one."""
+    return int(cloud_seconds * 1000)
+
+
 def _wants_table(req: Request) -> bool:
     return "as=Table" in (req.header("accept") or "")
 
@@ -344,13 +350,12 @@ class Kubernetes:
 
     def lease_object(self, host: Host, list_item: bool = False) -> dict:
         renewed = self.model.last_renew(host)
-        step = self.model.cfg.lease_renew_interval
         lease = {
             "metadata": {
                 "name": host.name,
                 "namespace": "kube-node-lease",
                 "uid": host.lease_uid,
-                "resourceVersion": str(host.node_rv * 1_000_000 + int(renewed // step) % 1_000_000),
+                "resourceVersion": str(_lease_version(renewed)),
                 "creationTimestamp": self._ts(host.node_created),
                 "ownerReferences": [
                     {"apiVersion": "v1", "kind": "Node", "name": host.name, "uid": host.node_uid}
@@ -515,7 +520,7 @@ class Kubernetes:
                         "singularName": "lease",
                         "namespaced": True,
                         "kind": "Lease",
-                        "verbs": ["get", "list"],
+                        "verbs": ["get", "list", "watch"],
                     }
                 ],
             }
@@ -668,6 +673,66 @@ class Kubernetes:
 
         return Response(200, headers={"Content-Type": "application/json"}, stream=stream())
 
+    def _watch_leases(self, req: Request, node_leases: bool) -> Response:
+        """Lease renewals as MODIFIED events, each sent when the kubelet renews.
+
+        Renewals follow the cloud clock, so the stream sleeps until the next one is due (at
+        most half a real second) rather than polling; a BOOKMARK follows each batch when asked
+        for (``allowWatchBookmarks``).
+        """
+        timeout = req.arg("timeoutSeconds")
+        try:
+            deadline = time.monotonic() + (float(timeout) if timeout else 1800.0)
+            since = int(req.arg("resourceVersion") or 0)
+        except ValueError:
+            raise KubeError(400, "invalid timeoutSeconds or resourceVersion") from None
+        bookmarks = (req.arg("allowWatchBookmarks") or "").lower() in ("1", "true")
+        model = self.model
+        stopping = self.region._stopping
+
+        def line(kind: str, obj: dict) -> bytes:
+            return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+        def due(now: float) -> float | None:
+            """Cloud seconds until the next renewal of any running kubelet."""
+            step = model.cfg.lease_renew_interval
+            waits = [
+                step - (now - h.kubelet_since) % step
+                for h in model.hosts.values()
+                if model.kubelet_alive(h)
+            ]
+            return min(waits) if waits else None
+
+        def stream():
+            cursor = since
+            first = since == 0
+            while not stopping.is_set() and time.monotonic() < deadline:
+                with model.lock:
+                    model.advance()
+                    now = model.now()
+                    top = _lease_version(now)
+                    out = []
+                    if node_leases:
+                        for host in model.hosts.values():
+                            version = _lease_version(model.last_renew(host))
+                            if first or cursor < version <= top:
+                                kind = "ADDED" if first else "MODIFIED"
+                                out.append(line(kind, self.lease_object(host)))
+                    if bookmarks:
+                        mark = {
+                            "kind": "Lease",
+                            "apiVersion": "coordination.k8s.io/v1",
+                            "metadata": {"resourceVersion": str(top)},
+                        }
+                        out.append(line("BOOKMARK", mark))
+                    cursor, first = top, False
+                    wait = due(now) if node_leases else None
+                yield from out
+                real_wait = 0.5 if wait is None else model.clock.real_delay(wait) + 0.001
+                stopping.wait(min(0.5, real_wait, max(0.0, deadline - time.monotonic())))
+
+        return Response(200, headers={"Content-Type": "application/json"}, stream=stream())
+
     def _patch_node(self, host: Host, req: Request) -> dict:
         kind = (req.header("content-type") or "").split(";")[0].strip()
         try:
@@ -754,6 +819,8 @@ class Kubernetes:
             len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "leases"
         ):
             namespace = rest[1] if len(rest) == 3 else None
+            if (req.arg("watch") or "").lower() in ("1", "true"):
+                return self._watch_leases(req, namespace in (None, "kube-node-lease"))
             with model.lock:
                 hosts = list(model.hosts.values()) if namespace in (None, "kube-node-lease") else []
                 items = [self.lease_object(h, list_item=True) for h in hosts]
@@ -762,7 +829,7 @@ class Kubernetes:
                     {
                         "kind": "LeaseList",
                         "apiVersion": "coordination.k8s.io/v1",
-                        "metadata": {"resourceVersion": str(model.resource_version)},
+                        "metadata": {"resourceVersion": str(_lease_version(model.now()))},
                         "items": items,
                     },
                 )

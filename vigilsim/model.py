@@ -67,9 +67,15 @@ class Host:
     status: str = "enabled"
     disabled_reason: str | None = None
     forced_down: bool = False
+    # Placement's COMPUTE_STATUS_DISABLED trait on the host's provider: set or cleared by the
+    # compute itself (over RPC when Nova counts it up, or at its start), never by the API alone.
+    provider_disabled: bool = False
     compute_restarts: int = 0
     capacity: int = 200
     used_vcpus: int = 0
+    # vCPUs claimed by moves still in flight: Placement holds them, but the host's compute has
+    # not reported them yet, so the scheduler's weighers do not see them.
+    inflight_vcpus: int = 0
     networks_cut: set = field(default_factory=set)
     labels: dict = field(default_factory=dict)
     annotations: dict = field(default_factory=dict)
@@ -284,6 +290,7 @@ class Model:
     def _start_compute_clock(self, host: Host) -> None:
         host.compute_since = self.now()
         host.compute_restarts += 1
+        host.provider_disabled = host.status == "disabled"  # start-up syncs the trait
         # nova-compute's start-up cleans up instances evacuated away from it
         for m in self.migrations:
             if m.source == host.name and m.kind == "evacuation" and m.status == "done":
@@ -402,6 +409,11 @@ class Model:
             if status is not None:
                 host.status = status
                 host.disabled_reason = reason if status == "disabled" else None
+                # nova-api tells the compute to update its provider's trait only while it counts
+                # the service up: enabling a service still counted down (Nova 34) leaves the
+                # trait, and the host unschedulable, until nova-compute restarts.
+                if self.service_up(host) and self.compute_alive(host):
+                    host.provider_disabled = status == "disabled"
             elif reason is not None:
                 host.disabled_reason = reason
 
@@ -517,19 +529,36 @@ class Model:
             return out
 
     def schedule(self, vcpus: int, exclude=(), only: str | None = None) -> str | None:
-        """Nova's filter scheduler, reduced: enabled, up, with room; the emptiest host wins."""
+        """Nova's filter scheduler, reduced: enabled, up, with room; the emptiest host wins.
+
+        Room counts every claim (Placement refuses a host that is full), but "emptiest" is
+        judged from what each compute last reported, as Nova's weighers do: moves still in
+        flight are invisible, so concurrent evacuations all land on the same host until its
+        compute reports. ``scheduler_spread`` counts them at once instead;
+        ``scheduler_host_subset_size`` picks at random among that many best hosts (Nova's
+        ``[filter_scheduler] host_subset_size``).
+        """
         candidates = [self.hosts[only]] if only else self.hosts.values()
-        best = None
+        ranked = []
         now = self.now()
         for host in candidates:
-            if host.name in exclude or host.status != "enabled" or not self.service_up(host, now):
+            if (
+                host.name in exclude
+                or host.status != "enabled"
+                or host.provider_disabled
+                or not self.service_up(host, now)
+            ):
                 continue
             free = host.capacity - host.used_vcpus
             if free < vcpus:
                 continue
-            if best is None or free > best[0]:
-                best = (free, host.name)
-        return best[1] if best else None
+            reported = free if self.cfg.scheduler_spread else free + host.inflight_vcpus
+            ranked.append((reported, host.name))
+        if not ranked:
+            return None
+        ranked.sort(key=lambda r: -r[0])  # stable: among equals the first host listed wins
+        best = ranked[: max(1, self.cfg.scheduler_host_subset_size)]
+        return best[0][1] if len(best) == 1 else self.rng.choice(best)[1]
 
     def _check_state(self, server: Server, action: str, vm_states) -> None:
         if server.task_state is not None:
@@ -575,6 +604,7 @@ class Model:
                 dest = self.schedule(vcpus, exclude=(source.name,), only=target)
             if dest is not None:
                 self.hosts[dest].used_vcpus += vcpus  # the claim on the target
+                self.hosts[dest].inflight_vcpus += vcpus
             keep_stopped = microversion >= (2, 95) or server.vm_state == "stopped"
             self.at(
                 self.cfg.evacuation_latency,
@@ -611,6 +641,7 @@ class Model:
             migration.status = "error"
             return
         self.hosts[dest].used_vcpus -= FLAVORS[server.flavor]["vcpus"]  # the claim is released…
+        self.hosts[dest].inflight_vcpus -= FLAVORS[server.flavor]["vcpus"]
         if server.id not in self.servers:
             migration.status = "cancelled"
             return
@@ -650,6 +681,7 @@ class Model:
                     400, "No valid host was found. There are not enough hosts available."
                 )
             self.hosts[dest].used_vcpus += vcpus
+            self.hosts[dest].inflight_vcpus += vcpus
             server.task_state = "migrating"
             migration = self._migration(server, "live-migration")
             migration.dest = dest
@@ -661,6 +693,7 @@ class Model:
         server.task_state = None
         server.updated = migration.updated = self.now()
         self.hosts[dest].used_vcpus -= FLAVORS[server.flavor]["vcpus"]
+        self.hosts[dest].inflight_vcpus -= FLAVORS[server.flavor]["vcpus"]
         if server.id not in self.servers:
             migration.status = "cancelled"
             return

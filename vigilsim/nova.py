@@ -10,6 +10,7 @@ import hashlib
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from vigilsim.clock import iso
@@ -455,6 +456,10 @@ class Nova:
             except re.error:
                 raise NovaFault(400, f"Invalid filter name regular expression {name!r}") from None
             filters.append(lambda s: pattern.search(s.name) is not None)
+        since = req.arg("changes-since")
+        if since is not None:
+            threshold = self._changes_since(since)
+            filters.append(lambda s: s.updated >= threshold)
         predicate = (lambda s: all(f(s) for f in filters)) if filters else None
         with self.model.lock:
             servers = self.model.list_servers(
@@ -480,6 +485,16 @@ class Nova:
                 {"rel": "next", "href": f"{self.base}/v2.1/servers{suffix}?{urlencode(query)}"}
             ]
         return Response.json(200, body)
+
+    def _changes_since(self, value: str) -> float:
+        """Nova's ``changes-since``: servers whose ``updated`` is at or after an ISO 8601 time."""
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise NovaFault(400, "Invalid filter field: changes-since.") from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return self.model.clock.seconds_at(moment)
 
     def _status_of(self, s: Server) -> str:
         status = _STATUS.get(s.vm_state, s.vm_state.upper())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from vigilsim.http import Request, Response
 from vigilsim.model import Model
 
@@ -22,6 +24,21 @@ def _error(status: int, code: str, message: str) -> Response:
 class Redfish:
     def __init__(self, model: Model):
         self.model = model
+        # Per-host BMC login (``Region.set_bmc_credentials``); a host without one is open.
+        self.credentials: dict[str, tuple[str, str]] = {}
+
+    def _authorized(self, req: Request, name: str) -> bool:
+        wanted = self.credentials.get(name)
+        if wanted is None:
+            return True
+        scheme, _, token = (req.header("authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(token).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return (user, password) == wanted
 
     def handle(self, req: Request) -> Response:
         parts = [p for p in req.path.split("/") if p]
@@ -54,6 +71,8 @@ class Redfish:
                 404, "ResourceMissingAtURI", f"The resource at the URI {req.path} was not found."
             )
         name = parts[2]
+        if not self._authorized(req, name):
+            return _error(401, "NoValidSession", "There is no valid session established.")
         if len(parts) == 3 and req.method == "GET":
             host = self.model.hosts[name]
             return Response.json(

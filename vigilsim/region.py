@@ -24,13 +24,15 @@ from vigilsim.model import NETWORKS, CloudError, Model
 from vigilsim.network import EAGER_LIMIT, Listeners
 from vigilsim.nova import Nova
 from vigilsim.nova import fault as nova_fault
+from vigilsim.placement import Placement
 from vigilsim.redfish import Redfish
 
-APIS = ("keystone", "nova", "kubernetes", "redfish")
+APIS = ("keystone", "nova", "kubernetes", "redfish", "ipmi", "placement")
 LOG_LIMIT = 200_000  # request_log entries kept
 _PREFIXES = {
     "/identity": "keystone",
     "/compute": "nova",
+    "/placement": "placement",
     "/k8s": "kubernetes",
     "/redfish": "redfish",
     "/control": "control",
@@ -56,6 +58,14 @@ class Config:
     member_password: str = "vigil-sim-demo"
     seed: int = 0
     hypervisor_domain: str | None = None
+    # Nova's scheduler weighs hosts by what their computes last reported (see Model.schedule).
+    scheduler_spread: bool = False
+    scheduler_host_subset_size: int = 1
+    # Cloud seconds a keep-alive connection may idle before the server closes it (eventlet's
+    # client_socket_timeout); None keeps connections open. A request arriving in the last
+    # idle_race seconds before the close is lost with a reset (see vigilsim.http).
+    idle_timeout: float | None = None
+    idle_race: float = 0.0
 
 
 @dataclass
@@ -95,16 +105,22 @@ class Region:
         self.faults = {api: Faults() for api in APIS}
         self._fault_rng = random.Random(config.seed + 1)
         self.request_log: list[tuple[str, str, str, int]] = []
+        self.idle_drops: list[Request] = []
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self.model.timer_wakeup = self._wake.set
         self.http = HttpServer(
-            self._dispatch, port=port, date_header=lambda: http_date(self.clock.now())
+            self._dispatch,
+            port=port,
+            date_header=lambda: http_date(self.clock.now()),
+            idle_timeout=self._idle_timeout,
+            on_idle_drop=self._log_idle_drop,
         )
         base = self.http.url
         self.url = base
         self.keystone_url = f"{base}/identity"
         self.nova_url = f"{base}/compute/v2.1"
+        self.placement_url = f"{base}/placement"
         self.kubernetes_url = f"{base}/k8s"
         self.control_url = f"{base}/control"
         self.redfish_url_template = f"{base}/redfish/v1/Systems/{{host}}"
@@ -118,12 +134,18 @@ class Region:
             lambda: self.config.rpc_response_timeout,
             config.hypervisor_domain,
         )
+        self.placement = Placement(
+            self.model,
+            self.placement_url,
+            f".{config.hypervisor_domain}" if config.hypervisor_domain else "",
+        )
         self.kubernetes = Kubernetes(self.model, self)
         self.redfish = Redfish(self.model)
         self.control = Control(self)
         self._handlers = {
             "keystone": self.keystone.handle,
             "nova": self.nova.handle,
+            "placement": self.placement.handle,
             "kubernetes": self.kubernetes.handle,
             "redfish": self.redfish.handle,
             "control": self.control.handle,
@@ -148,6 +170,8 @@ class Region:
         self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
         self._write_configs()
         self._timer = threading.Thread(target=self._run_timers, name="vigilsim-timers", daemon=True)
+        self._ipmi = None
+        self.ipmi_addresses: dict[str, str] = {}
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -175,6 +199,10 @@ class Region:
         seed=0,
         host_pattern="compute-{:03d}",
         hypervisor_domain=None,
+        scheduler_spread=False,
+        scheduler_host_subset_size=1,
+        idle_timeout=None,
+        idle_race=0.0,
     ) -> Region:
         """Start serving; ``hosts`` is a count (named by ``host_pattern``) or a list of names."""
         config = Config(
@@ -192,6 +220,10 @@ class Region:
             token_ttl=token_ttl,
             seed=seed,
             hypervisor_domain=hypervisor_domain,
+            scheduler_spread=scheduler_spread,
+            scheduler_host_subset_size=scheduler_host_subset_size,
+            idle_timeout=idle_timeout,
+            idle_race=idle_race,
         )
         region = cls(
             hosts, servers_per_host, config, instance_ha_url, workdir, port, redfish, host_pattern
@@ -205,6 +237,9 @@ class Region:
             return
         self._stopping.set()
         self._wake.set()
+        if self._ipmi is not None:
+            self._ipmi.terminate()
+            self._ipmi.wait(10)
         with self.model.lock:
             self.model.changed.notify_all()
         self.http.stop()
@@ -233,12 +268,7 @@ class Region:
 
     def _dispatch(self, req: Request) -> Response:
         path = req.path
-        api = None
-        for prefix, name in _PREFIXES.items():
-            if path == prefix or path.startswith(prefix + "/"):
-                api = name
-                req.path = path[len(prefix) :]
-                break
+        api, req.path = _split(path)
         if api is None:
             self._log("unknown", req, 404)
             return Response.json(404, {"error": {"code": 404, "message": f"no service at {path}"}})
@@ -290,6 +320,19 @@ class Region:
             return _service_fault(api, faults.error_status)
         return None
 
+    def _idle_timeout(self) -> tuple[float, float] | None:
+        idle = self.config.idle_timeout
+        if idle is None:
+            return None
+        return self.clock.real_delay(idle), self.clock.real_delay(min(self.config.idle_race, idle))
+
+    def _log_idle_drop(self, req: Request) -> None:
+        """A request lost on a dropped idle connection: logged with status 0, like a timeout,
+        and kept whole in ``idle_drops`` so a test can tell which call it was."""
+        api, req.path = _split(req.path)
+        self._log(api or "unknown", req, 0)
+        self.idle_drops.append(req)
+
     def _log(self, api: str, req: Request, status: int) -> None:
         log = self.request_log
         log.append((api, req.method, req.path, status))
@@ -324,6 +367,7 @@ class Region:
         entries = [
             ("identity", "keystone", self.keystone_url + "/v3"),
             ("compute", "nova", self.nova_url),
+            ("placement", "placement", self.placement_url),
         ]
         if self.instance_ha_url:
             entries.append(("instance-ha", "masakari", self.instance_ha_url))
@@ -414,6 +458,37 @@ class Region:
     def power_on(self, host: str) -> None:
         self.model.power_on(host)
         self.listeners.host_changed(host)
+
+    def power_state(self, host: str) -> str:
+        return "on" if self.model.host(host).powered else "off"
+
+    def bmc_power(self, host: str, action: str) -> str:
+        """What a host's IPMI BMC does: ``status``, ``off`` or ``on``; 503 while ipmi is down."""
+        if self.faults["ipmi"].down:
+            raise CloudError(503, "the BMCs are unreachable (ipmi set down)")
+        if action == "off":
+            self.power_off(host)
+        elif action == "on":
+            self.power_on(host)
+        elif action != "status":
+            raise CloudError(400, f"unknown BMC action {action!r} (status, off, on)")
+        return self.power_state(host)
+
+    def set_bmc_credentials(self, host: str, username: str, password: str) -> None:
+        """Redfish answers 401 for this host's system without this login."""
+        self.model.host(host)
+        self.redfish.credentials[host] = (username, password)
+
+    def start_ipmi(self, logins: dict | None = None, username="admin", password="vigil-sim-bmc"):
+        """Serve an IPMI BMC per host on loopback (once); ``logins`` gives a host its own
+        ``[user, password]``. Returns each host's ``127.0.0.1:<port>``."""
+        if self._ipmi is None:
+            from vigilsim import ipmi
+
+            every = {name: (username, password) for name in self.model.hosts}
+            every.update({name: tuple(login) for name, login in (logins or {}).items()})
+            self._ipmi, self.ipmi_addresses = ipmi.start(self.control_url, every)
+        return dict(self.ipmi_addresses)
 
     def stop_service(self, host: str, service: str) -> None:
         self.model.stop_service(host, service)
@@ -548,6 +623,14 @@ class Region:
     @property
     def hosts(self) -> list[str]:
         return list(self.model.hosts)
+
+
+def _split(path: str) -> tuple[str | None, str]:
+    """The service a region path belongs to, and the path below its prefix."""
+    for prefix, name in _PREFIXES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return name, path[len(prefix) :]
+    return None, path
 
 
 def _service_fault(api: str, status: int, message: str = "injected failure (vigilsim)") -> Response:

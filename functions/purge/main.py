@@ -12,13 +12,17 @@ import logging
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from shared import logs
 from shared.locks import single_run
+from shared.preflight import check_at_start
 from shared.purge import PurgeArgumentError
 from shared.purge import purge as run_purge
 from shared.settings import get_settings
 
-logging.basicConfig(level=logging.INFO)
+logs.setup("purge")
 log = logging.getLogger("vigil.purge")
+
+check_at_start("purge")  # refuse to serve with broken settings (shared/preflight.py)
 
 
 @functions_framework.cloud_event

@@ -9,14 +9,18 @@ from cloudevents.http import CloudEvent
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ServiceUnavailable
 
+from shared import logs
 from shared.db import DatabaseNotConfigured
 from shared.events import PING_TYPE, recovery_trigger_type
+from shared.preflight import check_at_start
 from shared.recovery.attempt import BadTrigger, handle_trigger
 from shared.recovery.lifecycle import HostBusy
 from shared.recovery.sweep import sweep
 
-logging.basicConfig(level=logging.INFO)
+logs.setup("recover")
 log = logging.getLogger("vigil.recover")
+
+check_at_start("recover")  # refuse to serve with broken settings (shared/preflight.py)
 
 RETRY_AFTER_SECONDS = 5
 
@@ -28,6 +32,12 @@ def _retry_later(why: str) -> ServiceUnavailable:
 @functions_framework.cloud_event
 def recover(event: CloudEvent) -> None:
     kind = event["type"]
+    data = event.data if isinstance(event.data, dict) else {}
+    with logs.bound(notification=data.get("notification_uuid")):
+        _handle(event, kind)
+
+
+def _handle(event: CloudEvent, kind: str) -> None:
     try:
         if kind == recovery_trigger_type():
             log.info("recovery trigger %s: %s", event["id"], handle_trigger(event.data))

@@ -8,7 +8,6 @@ handler: body schema (400) → policy (403) → lookups (404) → conflicts (409
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from shared import db, deadletters, errors
+from shared import db, errors, logs, metrics
 from shared.api import auth, body, discovery, faults, microversions
 from shared.api.handlers import Reply
 from shared.api.routes import ROUTES, Route, url_map
@@ -59,7 +58,7 @@ def handle(request: Request) -> Response:
         return Response("OK", status=200, content_type="text/plain")
     if not (path == "/v1" or path.startswith("/v1/")):
         return _outside_v1(request, path)
-    request_id = f"req-{uuid.uuid4()}"
+    request_id = logs.request_id()
     response = _v1(request, request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
@@ -73,22 +72,10 @@ def _outside_v1(request: Request, path: str) -> Response:
         from shared.api.openapi import document
 
         return faults.json_reply(200, document(base))
-    if path == "/dead-letters" and request.method == "POST":
-        return _dead_letter(request)
+    if path == "/metrics" and request.method == "GET":
+        payload, content_type = metrics.exposition()
+        return Response(payload, status=200, content_type=content_type)
     return faults.json_reply(300, discovery.choices(base, path))
-
-
-def _dead_letter(request: Request) -> Response:
-    """Knative's dead-letter sink: events that exhausted their deliveries (no token)."""
-    try:
-        raw = body.read_limited(request)
-    except errors.VigilError as exc:
-        return faults.fault(exc)
-    try:
-        status, reply = deadletters.receive(dict(request.headers), raw)
-    except _DATABASE_ERRORS as exc:
-        return faults.fault(_database_trouble(exc, "dead letter"))
-    return faults.json_reply(status, reply)
 
 
 _DATABASE_ERRORS = (DBAPIError, SATimeoutError, DisconnectionError)
@@ -168,6 +155,7 @@ def _v1(request: Request, request_id: str) -> Response:
         version_headers = microversions.response_headers(version)
         body.check_media_type(request)
         parsed = body.parse_json(raw) if route.reads_body else None
+        params = dict(params)
         project_id = params.pop("project_id", None)
         if project_id is not None and project_id != context.project_id:
             raise errors.BadRequest(

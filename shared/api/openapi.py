@@ -6,15 +6,17 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, create_model
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from shared import schemas
+from shared import capacity, schemas
+from shared.api import overview
 from shared.api.microversions import MAX_VERSION, text
 from shared.api.routes import endpoints
 
 
 def _envelope(name: str, key: str, model: type[BaseModel], many: bool = False) -> type[BaseModel]:
-    return create_model(name, **{key: (list[model] if many else model, ...)})
+    fields: dict[str, Any] = {key: (list[model] if many else model, ...)}  # type: ignore[valid-type]
+    return create_model(name, **fields)
 
 
 SegmentReply = _envelope("SegmentReply", "segment", schemas.SegmentView)
@@ -28,6 +30,7 @@ NotificationList = _envelope(
 VMoveReply = _envelope("VMoveReply", "vmove", schemas.VMoveView)
 VMoveList = _envelope("VMoveList", "vmoves", schemas.VMoveView, many=True)
 HealthReply = _envelope("HealthReply", "health", schemas.HostHealthView)
+CapacityReply = _envelope("CapacityReply", "capacity", capacity.CapacityView)
 
 # endpoint → (request model, success status, response model)
 OPERATIONS: dict[str, tuple[type[BaseModel] | None, int, type[BaseModel] | None]] = {
@@ -36,6 +39,7 @@ OPERATIONS: dict[str, tuple[type[BaseModel] | None, int, type[BaseModel] | None]
     "segments:show": (None, 200, SegmentReply),
     "segments:update": (schemas.SegmentUpdateRequestV12, 200, SegmentReply),
     "segments:delete": (None, 204, None),
+    "segments:capacity": (None, 200, CapacityReply),
     "hosts:index": (None, 200, HostList),
     "hosts:create": (schemas.HostCreateRequest, 201, HostReply),
     "hosts:show": (None, 200, HostReply),
@@ -55,8 +59,13 @@ NOTES = {
     "notifications:show": "`recovery_workflow_details` is returned from microversion 1.1.",
     "hosts:health": "Vigil extension, microversion 1.4 or later: the monitor's settled view of the "
     "host and its latest health samples (newest first).",
+    "segments:capacity": "Vigil extension, microversion 1.4 or later: whether the segment's "
+    "other usable hosts and free reserved hosts can take the servers of its largest host "
+    "(figures from Placement).",
     "versions": "The v1 version document (also under `/v1/{project_id}`).",
 }
+OPERATIONS.update(overview.OPERATIONS)
+NOTES.update(overview.NOTES)
 LIST_PARAMETERS = ["limit", "marker", "sort_key", "sort_dir"]
 FILTERS = {
     "segments:index": ["recovery_method", "service_type", "enabled"],
@@ -64,6 +73,7 @@ FILTERS = {
     "notifications:index": ["status", "type", "source_host_uuid", "generated-since"],
     "vmoves:index": ["status", "type"],
     "hosts:health": ["limit"],
+    **overview.FILTERS,
 }
 
 FAULT = {
@@ -99,7 +109,9 @@ def _parameters(path: str, endpoint: str) -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=8)
 def document(base_url: str) -> dict[str, Any]:
-    used = [(op[0], "validation") for op in OPERATIONS.values() if op[0] is not None]
+    used: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (op[0], "validation") for op in OPERATIONS.values() if op[0] is not None
+    ]
     used += [(op[2], "serialization") for op in OPERATIONS.values() if op[2] is not None]
     _, defs = models_json_schema(used, ref_template="#/components/schemas/{model}")
     paths: dict[str, dict[str, Any]] = {}

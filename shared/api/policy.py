@@ -20,12 +20,17 @@ from shared.settings import get_settings
 PREFIX = "os_masakari_api"
 EXTENSION_ALIASES = ("extensions", "notifications", "os-hosts", "segments", "versions", "vmoves")
 ACTIONS = {
-    "segments": ("index", "detail", "create", "update", "delete"),
+    # `capacity` guards the microversion 1.4 failover capacity extension.
+    "segments": ("index", "detail", "create", "update", "delete", "capacity"),
     # `health` guards the microversion 1.4 host health extension.
     "os-hosts": ("index", "detail", "create", "update", "delete", "health"),
     "notifications": ("index", "detail", "create"),
     "vmoves": ("index", "detail"),
     "extensions": ("index", "detail"),
+    # Vigil's read-only dashboard extensions (shared/api/overview.py).
+    "summary": ("detail",),
+    "gate-decisions": ("index",),
+    "dead-letters": ("index",),
 }
 
 

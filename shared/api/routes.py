@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from werkzeug.routing import BaseConverter, Map, Rule
 
-from shared.api import handlers
+from shared import capacity
+from shared.api import handlers, overview
 
 
 class ProjectIdConverter(BaseConverter):
@@ -122,6 +123,15 @@ for _resource in _resources():
         ROUTES[_endpoint] = _resource.handlers.get(_action) or Route(handlers.bad_method(_action))
         _RESOURCE_RULES.append((_path, _method, _endpoint))
 _RESOURCE_RULES.append(("/segments/<segment_id>/hosts/<host_id>/health", "GET", "hosts:health"))
+# Vigil's own failover-capacity view (microversion 1.4), beside the host health extension.
+ROUTES["segments:capacity"] = Route(capacity.capacity_handler, min_version=(1, 4))
+_RESOURCE_RULES.append(("/segments/<segment_id>/capacity", "GET", "segments:capacity"))
+
+
+# Vigil's read-only extensions for the dashboard (microversion 1.4), kept in their own module.
+for _path, _method, _endpoint, _handler in overview.ENDPOINTS:
+    ROUTES[_endpoint] = Route(_handler, min_version=(1, 4))
+    _RESOURCE_RULES.append((_path, _method, _endpoint))
 
 
 def _rules() -> list[Rule]:

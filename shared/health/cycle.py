@@ -7,30 +7,37 @@ live in PostgreSQL, so any instance can run the next tick.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from sqlalchemy.types import String
 
-from shared import errors
+from shared import capacity, errors
 from shared.db import db_now, session_scope
-from shared.health import fencing, gates, probes
+from shared.health import fencing, gates, probes, restore
 from shared.health.matrix import Matrix, MatrixError, load_matrix
-from shared.health.sampling import Sample, combine, lease_stale
-from shared.health.signals import ChannelUnavailable, NodeSignal, read_kubernetes, read_nova
+from shared.health.sampling import Sample, combine, lease_stale, nova_verdict
+from shared.health.signals import (
+    ChannelUnavailable,
+    KubernetesWatch,
+    NodeSignal,
+    kubernetes_configured,
+    read_nova,
+)
 from shared.health.verdicts import PAYLOADS, STOPPED, FlapPolicy, HostState, advance, report_for
 from shared.locks import single_run
-from shared.models import HealthSample, Host, HostMonitorState, JobRun, Notification
+from shared.models import HealthSample, HostMonitorState, JobRun, Notification
 from shared.notifications import create_notification
 from shared.settings import Settings, get_settings
 
@@ -49,6 +56,7 @@ class RoundResult:
 
     sampled_at: dt.datetime | None = None
     samples: int = 0
+    stored: int = 0
     dropped: str | None = None
     notifications: list[dict[str, Any]] = field(default_factory=list)
     held: dict[str, list[str]] = field(default_factory=dict)
@@ -57,6 +65,7 @@ class RoundResult:
         return {
             "sampled_at": self.sampled_at.isoformat() if self.sampled_at else None,
             "samples": self.samples,
+            "stored": self.stored,
             "dropped": self.dropped,
             "notifications": self.notifications,
             "held": self.held,
@@ -83,12 +92,14 @@ def run_tick(settings: Settings | None = None) -> dict[str, Any]:
         started = time.monotonic()
         deadline = started + max(0.0, min(period or 0.0, TICK_BUDGET_SECONDS) - interval / 2)
         results = []
-        while True:
-            results.append(run_round(settings).summary())
-            next_round = started + len(results) * interval
-            if next_round > deadline:
-                return {"rounds": results}
-            time.sleep(max(0.0, next_round - time.monotonic()))
+        with Monitor(settings) as monitor:
+            while True:
+                results.append(monitor.round().summary())
+                next_round = started + len(results) * interval
+                if next_round > deadline:
+                    capacity.check(settings)
+                    return {"rounds": results}
+                time.sleep(max(0.0, next_round - time.monotonic()))
 
 
 def _tick_period(settings: Settings) -> float | None:
@@ -125,31 +136,55 @@ class Registered:
     on_maintenance: bool
 
 
+@dataclass
+class Stored:
+    """What the newest stored sample of a host showed, to decide whether to store the next."""
+
+    key: tuple
+    sampled_at: dt.datetime
+
+
+# Whole result sets as one JSON value: decoding thousands of rows of timestamps through the
+# driver costs more than the rest of a round; PostgreSQL's JSON and fromisoformat are quick.
+_HOSTS = text(
+    "SELECT coalesce(json_agg(json_build_array(name, uuid, failover_segment_id, on_maintenance)),"
+    " '[]') FROM hosts WHERE deleted = 0"
+)
+_STATES = text("SELECT coalesce(json_agg(s), '[]') FROM host_monitor_states AS s")
 _RECENT = text(
-    "SELECT h.name, s.verdict FROM unnest(:names) AS h(name) CROSS JOIN LATERAL ("
-    " SELECT verdict, sampled_at FROM health_samples WHERE host_name = h.name"
-    " ORDER BY sampled_at DESC LIMIT :n) AS s ORDER BY h.name, s.sampled_at DESC"
-).bindparams(bindparam("names", type_=ARRAY(String)))
+    "SELECT coalesce(json_agg(json_build_array(h.name, s.verdict, s.sampled_at, s.ready,"
+    " s.nova_state, s.nova_status, s.nova_forced_down, s.fenced, s.networks)"
+    " ORDER BY h.name, s.sampled_at DESC), '[]')"
+    " FROM unnest(CAST(:names AS text[])) AS h(name) CROSS JOIN LATERAL ("
+    " SELECT verdict, sampled_at, ready, nova_state, nova_status, nova_forced_down, fenced,"
+    " networks FROM health_samples WHERE host_name = h.name"
+    " ORDER BY sampled_at DESC LIMIT :n) AS s"
+)
+_TIMES = ("settled_since", "last_reported_at", "flapping_until", "updated_at")
 
 
-def _load(session: Session, settings: Settings, now: dt.datetime):
-    hosts = {
-        row.name: Registered(row.name, row.uuid, row.failover_segment_id, row.on_maintenance)
-        for row in session.execute(
-            select(Host.name, Host.uuid, Host.failover_segment_id, Host.on_maintenance).where(
-                Host.deleted == 0
-            )
-        )
-    }
-    states = {
-        row.host_name: HostState.from_row(row)
-        for row in session.execute(select(HostMonitorState.__table__))
-    }
-    recent: dict[str, list[str]] = {}
-    if hosts:
-        depth = max(settings.host.monitoring_samples - 1, 1)
-        for name, verdict in session.execute(_RECENT, {"names": list(hosts), "n": depth}):
-            recent.setdefault(name, []).append(verdict)
+def _time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _sample_key(verdict, ready, nova_state, nova_status, forced_down, fenced, networks) -> tuple:
+    return (
+        verdict,
+        ready,
+        nova_state,
+        nova_status,
+        forced_down,
+        fenced,
+        json.dumps(networks, sort_keys=True),
+    )
+
+
+def _registered(session: Session) -> dict[str, Registered]:
+    rows = session.execute(_HOSTS).scalar_one()
+    return {row[0]: Registered(*row) for row in rows}
+
+
+def _recovered_and_hold(session: Session, settings: Settings, now: dt.datetime):
     window = now - dt.timedelta(seconds=settings.safety.flap_window)
     recovered = set(
         session.execute(
@@ -164,7 +199,7 @@ def _load(session: Session, settings: Settings, now: dt.datetime):
         ).scalar_one_or_none()
         or {}
     )
-    return hosts, states, recent, recovered, hold
+    return recovered, hold
 
 
 def _save_hold(session: Session, hold: dict[str, Any], now: dt.datetime) -> None:
@@ -177,8 +212,9 @@ def _save_hold(session: Session, hold: dict[str, Any], now: dt.datetime) -> None
     )
 
 
-def _read_signals(settings: Settings, names: list[str]):
-    """Kubernetes and Nova read side by side, each within twice ``api_timeout`` overall.
+def _read_nova_and(settings: Settings, kubernetes):
+    """Kubernetes (when monitored) and Nova read side by side, each within twice
+    ``api_timeout`` overall.
 
     The clients retry on their own (urllib3 and keystoneauth), so a hung API could otherwise
     hold a cycle for several timeouts; past the deadline the channel counts as unreachable
@@ -187,29 +223,33 @@ def _read_signals(settings: Settings, names: list[str]):
     deadline = time.monotonic() + 2 * settings.safety.api_timeout
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-read")
     try:
-        reads = {
-            "kubernetes": pool.submit(read_kubernetes, settings),
-            "nova": pool.submit(read_nova, settings),
-        }
+        reads = {"nova": pool.submit(read_nova, settings)}
+        if kubernetes is not None:
+            reads["kubernetes"] = pool.submit(kubernetes.read)
         results = {}
-        for channel, future in reads.items():
+        for channel in ("kubernetes", "nova"):
+            if channel not in reads:
+                continue
             try:
-                results[channel] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+                results[channel] = reads[channel].result(
+                    timeout=max(0.0, deadline - time.monotonic())
+                )
             except FutureTimeout as exc:
                 raise ChannelUnavailable(
                     channel, f"no answer within {2 * settings.safety.api_timeout:g} s"
                 ) from exc
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    nodes, _ = results["kubernetes"]
-    services = results["nova"]
-    networks = None
+    nodes = results["kubernetes"][0] if kubernetes is not None else {}
+    return nodes, results["nova"]
+
+
+def _probe(settings: Settings, names: list[str]):
     try:
-        networks = probes.probe_networks(settings, [n for n in names if n in nodes])
+        return probes.probe_networks(settings, names)
     except probes.ProbeConfigError as exc:
         log.error("network probes not usable, no probe-based verdicts this cycle: %s", exc)
-        networks = {}
-    return nodes, services, networks
+        return {}
 
 
 def _matrix(settings: Settings) -> Matrix | None:
@@ -220,7 +260,13 @@ def _matrix(settings: Settings) -> Matrix | None:
         return None
 
 
-def _log_unmatched(hosts: dict[str, Registered], nodes: dict[str, NodeSignal], settings) -> None:
+def _patterns(settings: Settings) -> list[str]:
+    return [p.strip() for p in settings.host.nova_only_hosts.split(",") if p.strip()]
+
+
+def _log_unmatched(
+    hosts: dict[str, Registered], nodes: dict[str, NodeSignal], nova_only: set[str], settings
+) -> None:
     strangers = sorted(set(nodes) - set(hosts))
     if strangers:
         log.info(
@@ -228,11 +274,12 @@ def _log_unmatched(hosts: dict[str, Registered], nodes: dict[str, NodeSignal], s
             len(strangers),
             ", ".join(strangers[:20]),
         )
-    missing = sorted(set(hosts) - set(nodes))
+    missing = sorted(set(hosts) - set(nodes) - nova_only)
     if missing:
         selector = settings.kubernetes.monitoring_node_labels or "(all nodes)"
         log.warning(
-            "%d Vigil hosts have no Kubernetes Node matching %s and are not monitored: %s",
+            "%d Vigil hosts have no Kubernetes Node matching %s and are not monitored "
+            "(select them with VIGIL_HOST__NOVA_ONLY_HOSTS to watch them through Nova): %s",
             len(missing),
             selector,
             ", ".join(missing[:20]),
@@ -240,69 +287,225 @@ def _log_unmatched(hosts: dict[str, Registered], nodes: dict[str, NodeSignal], s
 
 
 def run_round(settings: Settings) -> RoundResult:
-    """Sample every monitored host once, settle states, pass the gates, report transitions."""
-    result = RoundResult()
-    with session_scope() as session:
-        now = db_now(session)
-        result.sampled_at = now
-        hosts, states, recent, recovered, hold = _load(session, settings, now)
-    try:
-        nodes, services, networks = _read_signals(settings, sorted(hosts))
-    except ChannelUnavailable as exc:
-        return _drop(result, gates.Partition(str(exc)), hold, now, settings)
-    _log_unmatched(hosts, nodes, settings)
-    matrix = _matrix(settings) if networks is not None else None
-    grace = settings.kubernetes.lease_grace_seconds
-    samples: dict[str, Sample] = {}
-    for name in sorted(set(hosts) & set(nodes)):
-        host = hosts[name]
-        node, nova = nodes[name], services.get(name)
-        host_networks = networks.get(name, {}) if networks is not None else None
-        verdict, why = combine(node, nova, grace, host_networks, matrix)
-        if why:
-            log.warning("host %s: no verdict this sample: %s", name, why)
-        samples[name] = Sample(
-            name,
-            host.uuid,
-            host.segment,
-            now,
-            node,
-            nova,
-            host_networks,
-            verdict,
-            fenced=fencing.TAINT_EVIDENCE if node.out_of_service else None,
+    """One sampling round on its own (a tick runs several through one ``Monitor``)."""
+    with Monitor(settings) as monitor:
+        return monitor.round()
+
+
+class Monitor:
+    """The sampling rounds of one tick.
+
+    Settled states and recent verdicts are written only by the monitor, and the tick holds
+    the monitor lock, so they are read from PostgreSQL once per tick and kept here between
+    rounds; Nodes and Leases are listed once and then followed by watches. Every round still
+    reads the registered hosts, Nova and the API server's clock, and stores what changed.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        patterns = _patterns(settings)
+        use_kubernetes = kubernetes_configured(settings) or not patterns
+        self.kubernetes = KubernetesWatch(settings) if use_kubernetes else None
+        self.patterns = patterns
+        self.states: dict[str, HostState] | None = None
+        self.recent: dict[str, list[str]] = {}
+        self.stored: dict[str, Stored] = {}
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.kubernetes is not None:
+            self.kubernetes.close()
+
+    def _remember(self, session: Session, names: list[str]) -> dict[str, HostState]:
+        """Settled states and the newest samples, once per tick."""
+        states = {}
+        for row in session.execute(_STATES).scalar_one():
+            for name in _TIMES:
+                row[name] = _time(row[name])
+            states[row["host_name"]] = HostState.from_row(SimpleNamespace(**row))
+        depth = max(self.settings.host.monitoring_samples - 1, 1)
+        rows = session.execute(_RECENT, {"names": names, "n": depth}).scalar_one() if names else []
+        for name, verdict, sampled_at, *signals in rows:
+            if name not in self.stored:
+                self.stored[name] = Stored(_sample_key(verdict, *signals), _time(sampled_at))
+            self.recent.setdefault(name, []).append(verdict)
+        return states
+
+    def round(self) -> RoundResult:
+        """Sample every monitored host once, settle states, pass the gates, report transitions."""
+        settings = self.settings
+        result = RoundResult()
+        with session_scope() as session:
+            now = db_now(session)
+            result.sampled_at = now
+            hosts = _registered(session)
+            if self.states is None:
+                self.states = self._remember(session, sorted(hosts))
+            recovered, hold = _recovered_and_hold(session, settings, now)
+        states = self.states
+        try:
+            nodes, services = _read_nova_and(settings, self.kubernetes)
+        except ChannelUnavailable as exc:
+            return _drop(result, gates.Partition(str(exc)), hold, now, settings)
+        nova_only = {
+            n
+            for n in hosts
+            if n not in nodes and any(fnmatch.fnmatchcase(n, p) for p in self.patterns)
+        }
+        _log_unmatched(hosts, nodes, nova_only, settings)
+        kube_hosts = sorted(set(hosts) & set(nodes))
+        networks = _probe(settings, kube_hosts)
+        matrix = _matrix(settings) if networks is not None else None
+        grace = settings.kubernetes.lease_grace_seconds
+        samples: dict[str, Sample] = {}
+        for name in sorted(set(kube_hosts) | nova_only):
+            host = hosts[name]
+            node, nova = nodes.get(name), services.get(name)
+            host_networks = None
+            if node is None:
+                verdict, why = nova_verdict(nova)
+            else:
+                host_networks = networks.get(name, {}) if networks is not None else None
+                verdict, why = combine(node, nova, grace, host_networks, matrix)
+            if why:
+                log.warning("host %s: no verdict this sample: %s", name, why)
+            samples[name] = Sample(
+                name,
+                host.uuid,
+                host.segment,
+                now,
+                node,
+                nova,
+                host_networks,
+                verdict,
+                fenced=fencing.TAINT_EVIDENCE if node and node.out_of_service else None,
+            )
+        evidence = fencing.Evidence(settings)
+        self._suspects(samples, hosts, evidence)
+
+        partition = _partition(
+            samples, nova_known=services, recent=self.recent, hold=hold, grace=grace
+        )
+        if partition is not None:
+            return _drop(result, partition, hold, now, settings)
+        if hold:
+            log.info("monitor partition hold over: judging hosts again")
+        result.samples = len(samples)
+
+        flap = FlapPolicy(
+            settings.safety.flap_max_transitions,
+            dt.timedelta(seconds=settings.safety.flap_window),
+            dt.timedelta(seconds=settings.safety.flap_hold),
+        )
+        depth = settings.host.monitoring_samples
+        for name, sample in samples.items():
+            state = states.get(name)
+            if state is None:
+                state = states[name] = HostState(name, sample.host_uuid, dirty=True)
+            state.set(host_uuid=sample.host_uuid)
+            note = advance(state, [sample.verdict, *self.recent.get(name, [])], depth, now, flap)
+            if note:
+                log.warning("host %s: %s", name, note)
+            self.recent[name] = [sample.verdict, *self.recent.get(name, [])][: max(depth, 1)]
+
+        _report(settings, result, hosts, samples, states, recovered, now, evidence)
+
+        kept = self._to_store(samples, states, now)
+        result.stored = len(kept)
+        dirty = [s for s in states.values() if s.dirty]
+        with session_scope() as session:
+            _bulk_write(session, HealthSample.__table__, [s.row() for s in kept])
+            _upsert_states(session, dirty, now)
+            if hold:
+                _save_hold(session, {}, now)
+        for state in dirty:
+            state.dirty = False
+        for sample in kept:
+            self.stored[sample.host_name] = Stored(self._key(sample), now)
+        restore.return_recovered_hosts(settings)
+        return result
+
+    def _suspects(self, samples: dict[str, Sample], hosts: dict[str, Registered], evidence) -> None:
+        """§4.1: proof of power-off for hosts that only look suspect, in this very round.
+
+        A Node whose Lease is older than the suspect threshold, or a host without a Node whose
+        Nova service is down, gets one power read (or the taint). Proven off, its sample is
+        ``down`` with that evidence; without proof the sample keeps today's verdict. A host
+        already settled dead on such proof stays dead while its Lease stays late.
+        """
+        assert self.states is not None
+        after = self.settings.kubernetes.suspect_seconds
+        ask: list[str] = []
+        for name, sample in samples.items():
+            node, state = sample.node, self.states.get(name)
+            if hosts[name].on_maintenance or sample.networks is not None:
+                continue
+            if node is None:
+                if sample.verdict == "down" and not (state and state.settled_state == "dead"):
+                    ask.append(name)
+                continue
+            late = node.lease_age is None or node.lease_age > after
+            if not late or sample.verdict == "down":
+                continue
+            if state and state.settled_state == "dead" and state.fencing_evidence:
+                sample.verdict, sample.fenced = "down", state.fencing_evidence
+            else:
+                ask.append(name)
+        if not ask:
+            return
+        tainted = {n for n in ask if samples[n].fenced == fencing.TAINT_EVIDENCE}
+        for name, found in evidence.proof(ask, tainted).items():
+            sample = samples[name]
+            if found and sample.node is not None:
+                age = sample.node.lease_age
+                log.warning(
+                    "host %s: Lease %s and power proven off (%s): dead without waiting for Nova",
+                    name,
+                    "missing" if age is None else f"{age:.0f} s old",
+                    found,
+                )
+                sample.verdict = "down"
+            if found:
+                sample.fenced = found
+
+    def _key(self, sample: Sample) -> tuple:
+        nova = sample.nova
+        return _sample_key(
+            sample.verdict,
+            sample.node.ready if sample.node else None,
+            nova.state if nova else None,
+            nova.status if nova else None,
+            nova.forced_down if nova else None,
+            sample.fenced,
+            sample.networks,
         )
 
-    partition = _partition(samples, nova_known=services, recent=recent, hold=hold, grace=grace)
-    if partition is not None:
-        return _drop(result, partition, hold, now, settings)
-    if hold:
-        log.info("monitor partition hold over: judging hosts again")
-    result.samples = len(samples)
+    def _to_store(self, samples, states, now: dt.datetime) -> list[Sample]:
+        """Every sample that shows something new; a steady healthy host only now and then.
 
-    flap = FlapPolicy(
-        settings.safety.flap_max_transitions,
-        dt.timedelta(seconds=settings.safety.flap_window),
-        dt.timedelta(seconds=settings.safety.flap_hold),
-    )
-    depth = settings.host.monitoring_samples
-    for name, sample in samples.items():
-        state = states.get(name)
-        if state is None:
-            state = states[name] = HostState(name, sample.host_uuid, dirty=True)
-        state.set(host_uuid=sample.host_uuid)
-        note = advance(state, [sample.verdict, *recent.get(name, [])], depth, now, flap)
-        if note:
-            log.warning("host %s: %s", name, note)
-
-    _report(settings, result, hosts, samples, states, recovered, now)
-
-    with session_scope() as session:
-        _bulk_write(session, HealthSample.__table__, [s.row() for s in samples.values()])
-        _upsert_states(session, [s for s in states.values() if s.dirty], now)
-        if hold:
-            _save_hold(session, {}, now)
-    return result
+        A sample is stored when its verdict or any signal behind it differs from the host's
+        newest stored sample, when it is not ``up``, while the host is not settled alive, or
+        once ``steady_sample_interval`` has passed, so stored history shows every change.
+        """
+        every = self.settings.host.steady_sample_interval
+        kept = []
+        for name, sample in samples.items():
+            stored = self.stored.get(name)
+            if (
+                every == 0
+                or stored is None
+                or sample.verdict != "up"
+                or states[name].settled_state != "alive"
+                or stored.key != self._key(sample)
+                or (now - stored.sampled_at).total_seconds() >= every
+            ):
+                kept.append(sample)
+        return kept
 
 
 def _partition(samples, nova_known, recent, hold, grace) -> gates.Partition | None:
@@ -387,7 +590,7 @@ def _json_default(value: Any) -> str:
 # ---- gates and reports -----------------------------------------------------------------------
 
 
-def _report(settings, result, hosts, samples, states, recovered, now) -> None:
+def _report(settings, result, hosts, samples, states, recovered, now, evidence) -> None:
     """Pass pending reports through brake, flap damping and cap; send what is left."""
     safety = settings.safety
     stopped: list[str] = []
@@ -455,12 +658,12 @@ def _report(settings, result, hosts, samples, states, recovered, now) -> None:
     started = [n for n in started if not states[n].flapping(now)]
 
     # Fencing evidence for every host that may be reported dead (§6).
-    tainted = {n for n in stopped if samples[n].node.out_of_service}
-    evidence = fencing.gather_evidence(settings, stopped, tainted)
+    tainted = {n for n in stopped if samples[n].node and samples[n].node.out_of_service}
+    found_for = evidence.gather(stopped, tainted)
     sends: list[tuple[str, str]] = []
     for name in stopped:
         state = states[name]
-        found = evidence.get(name)
+        found = found_for.get(name)
         samples[name].fenced = found
         state.set(fencing_evidence=found)
         if state.awaiting_fencing and found and not state.pending_transition:

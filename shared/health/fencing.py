@@ -3,8 +3,7 @@
 Accepted evidence, first found wins: the Node's ``node.kubernetes.io/out-of-service`` taint, a
 power-status check through a driver reporting the host off, or the operator's explicit opt-out
 (``[host] disable_ipmi_check``, unsafe: it trusts every verdict as Masakari's Kubernetes driver
-does). Power drivers are looked up by ``[fencing] driver``; add one by implementing
-``PowerCheck`` and registering it in ``POWER_CHECKS``.
+does). Power drivers (Redfish, IPMI, per-host BMC map) live in ``shared.power``.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-import requests
-
+from shared.power import PowerError, power_fence
 from shared.settings import Fencing, Settings
 
 log = logging.getLogger(__name__)
@@ -25,8 +23,7 @@ TAINT_EVIDENCE = "out-of-service-taint"
 OPT_OUT_EVIDENCE = "disable_ipmi_check"
 
 
-class PowerCheckError(RuntimeError):
-    """The power controller gave no usable answer (unreachable, auth, unexpected body)."""
+PowerCheckError = PowerError  # raised by every driver when the BMC gives no usable answer
 
 
 class PowerCheck(Protocol):
@@ -36,86 +33,98 @@ class PowerCheck(Protocol):
         """True only when the controller reports the host powered off."""
 
 
-class RedfishPowerCheck:
-    """``GET <redfish_url_template with {host}>`` → ``PowerState`` (DMTF Redfish ComputerSystem)."""
-
-    name = "redfish"
-
-    def __init__(self, cfg: Fencing):
-        if not cfg.redfish_url_template or "{host}" not in cfg.redfish_url_template:
-            raise PowerCheckError(
-                "[fencing] redfish_url_template must be set and contain '{host}', e.g. "
-                "https://bmc-{host}.example/redfish/v1/Systems/1"
-            )
-        self.cfg = cfg
-        self.http = requests.Session()
-        if cfg.redfish_username:
-            self.http.auth = (cfg.redfish_username, cfg.redfish_password or "")
-
-    def is_off(self, host: str) -> bool:
-        url = self.cfg.redfish_url_template.format(host=host)
-        try:
-            response = self.http.get(
-                url, timeout=self.cfg.timeout, headers={"Accept": "application/json"}
-            )
-        except requests.RequestException as exc:
-            raise PowerCheckError(f"{url} unreachable: {exc}") from exc
-        if response.status_code != 200:
-            raise PowerCheckError(f"{url} answered {response.status_code}")
-        try:
-            state = response.json()["PowerState"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PowerCheckError(f"{url} returned no PowerState") from exc
-        return state == "Off"
-
-
-POWER_CHECKS: dict[str, type] = {"redfish": RedfishPowerCheck}
-
-
 def power_check(settings: Settings) -> PowerCheck | None:
-    """The configured driver, or None (``driver = none`` or a configuration error, logged)."""
-    name = settings.fencing.driver
-    if name == "none":
-        return None
+    """The configured driver (shared.power), or None (no BMC driver, or a configuration error,
+    logged)."""
     try:
-        return POWER_CHECKS[name](settings.fencing)
-    except PowerCheckError as exc:
-        log.error("fencing driver %s not usable, no power-off evidence this cycle: %s", name, exc)
+        return power_fence(settings)
+    except PowerError as exc:
+        log.error(
+            "fencing driver %s not usable, no power-off evidence this cycle: %s",
+            settings.fencing.driver,
+            exc,
+        )
         return None
 
 
-def _checked(driver: PowerCheck, host: str, cfg: Fencing) -> str | None:
-    """Ask up to ``retry_max`` more times on errors (Masakari's ipmi_retry_max); a clear 'on'
-    answer is final for this cycle."""
-    for attempt in range(cfg.retry_max + 1):
+def _checked(driver: PowerCheck, host: str, cfg: Fencing, quick: bool) -> tuple[bool, str | None]:
+    """``(answered, evidence)`` for one host.
+
+    The full read asks up to ``retry_max`` more times on errors (Masakari's ipmi_retry_max); the
+    quick read of a suspect asks once, so a round is never held by retry sleeps: the next round
+    asks again. A clear 'on' answer is final for the round either way.
+    """
+    tries = 1 if quick else cfg.retry_max + 1
+    for attempt in range(tries):
         try:
-            return f"{driver.name}:off" if driver.is_off(host) else None
+            return True, f"{driver.name}:off" if driver.is_off(host) else None
         except PowerCheckError as exc:
             log.warning("power check of %s failed (try %d): %s", host, attempt + 1, exc)
-            if attempt < cfg.retry_max:
+            if attempt + 1 < tries:
                 time.sleep(cfg.retry_interval)
-    return None
+    return False, None
+
+
+class Evidence:
+    """Fencing evidence gathered during one sampling round.
+
+    Each host's power state is read at most once per round: an answer found for a suspect
+    (quick read) is reused when the same host is reported, and the driver is built once.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._driver: PowerCheck | None = None
+        self._driver_built = False
+        self.answers: dict[str, str | None] = {}  # hosts the controller answered for
+
+    def _power_check(self) -> PowerCheck | None:
+        if not self._driver_built:
+            self._driver = power_check(self.settings)
+            self._driver_built = True
+        return self._driver
+
+    def proof(self, hosts: Iterable[str], tainted: set[str]) -> dict[str, str | None]:
+        """Evidence that suspects are off: the taint or one power read each, never the opt-out.
+
+        ``disable_ipmi_check`` trusts a verdict already reached; it proves nothing about a
+        host whose only symptom is a late Lease, so it cannot shorten detection.
+        """
+        return self._gather(list(hosts), tainted, quick=True)
+
+    def gather(self, hosts: Iterable[str], tainted: set[str]) -> dict[str, str | None]:
+        """Fencing evidence per host that may be reported dead (None: nothing proves it off)."""
+        hosts = list(hosts)
+        if self.settings.host.disable_ipmi_check:
+            return {host: OPT_OUT_EVIDENCE for host in hosts}
+        return self._gather(hosts, tainted, quick=False)
+
+    def _gather(self, hosts: list[str], tainted: set[str], quick: bool) -> dict[str, str | None]:
+        evidence: dict[str, str | None] = {}
+        unproven = []
+        for host in hosts:
+            if host in tainted:
+                evidence[host] = TAINT_EVIDENCE
+            elif host in self.answers:
+                evidence[host] = self.answers[host]
+            else:
+                unproven.append(host)
+        driver = self._power_check() if unproven else None
+        if driver is None:
+            evidence.update({host: None for host in unproven})
+            return evidence
+        cfg = self.settings.fencing
+        with ThreadPoolExecutor(max_workers=min(16, len(unproven))) as pool:
+            results = pool.map(lambda h: _checked(driver, h, cfg, quick), unproven)
+            for host, (answered, found) in zip(unproven, results, strict=True):
+                evidence[host] = found
+                if answered:
+                    self.answers[host] = found
+        return evidence
 
 
 def gather_evidence(
     settings: Settings, hosts: Iterable[str], tainted: set[str]
 ) -> dict[str, str | None]:
     """Fencing evidence per host (None: nothing proves the host is off)."""
-    hosts = list(hosts)
-    evidence: dict[str, str | None] = {}
-    if settings.host.disable_ipmi_check:
-        return {host: OPT_OUT_EVIDENCE for host in hosts}
-    unproven = []
-    for host in hosts:
-        if host in tainted:
-            evidence[host] = TAINT_EVIDENCE
-        else:
-            unproven.append(host)
-    driver = power_check(settings) if unproven else None
-    if driver is None:
-        evidence.update({host: None for host in unproven})
-        return evidence
-    with ThreadPoolExecutor(max_workers=min(16, len(unproven))) as pool:
-        results = pool.map(lambda h: _checked(driver, h, settings.fencing), unproven)
-        evidence.update(zip(unproven, results))
-    return evidence
+    return Evidence(settings).gather(hosts, tainted)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from shared import gate_decisions
 from shared.events import MONITOR_GATE_SUFFIX, emit
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def announce(gate: str, hosts: Iterable[str], reason: str, **data: Any) -> None:
         gate,
         {"gate": gate, "hosts": names, "reason": reason, **data},
     )
+    gate_decisions.record(gate, names, reason, data)
 
 
 @dataclass(frozen=True)

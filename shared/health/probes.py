@@ -106,7 +106,7 @@ def probe_networks(settings: Settings, hosts: list[str]) -> dict[str, dict[str, 
     timeout = settings.consul.probe_timeout
     with ThreadPoolExecutor(max_workers=min(64, len(jobs))) as pool:
         for (host, net, _), value in zip(
-            jobs, pool.map(lambda job: _reachable(job[2], timeout), jobs)
+            jobs, pool.map(lambda job: _reachable(job[2], timeout), jobs), strict=False
         ):
             results[host][net] = value
     return results

@@ -79,3 +79,14 @@ def combine(
     if nova.state == "down":
         return "down", None
     return "none", None
+
+
+def nova_verdict(nova: NovaSignal | None) -> tuple[str, str | None]:
+    """A host without a kubelet (§4.1): Nova's service state is the only heartbeat.
+
+    ``down`` here is a suspicion; whether it is reported ``NORMAL`` depends on the fencing
+    evidence, exactly as for a Kubernetes host.
+    """
+    if nova is None:
+        return "none", "no nova-compute service on that host"
+    return ("down" if nova.state == "down" else "up"), None

@@ -9,10 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import logging
+import os
+import socket
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 from shared.clients import CloudConfigError, kubernetes_client, openstack_connection
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
 
@@ -59,67 +66,269 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return _naive_utc(dt.datetime.fromisoformat(value)) if value else None
 
 
-def _items(response) -> list[dict]:
-    """A list body's ``items``, giving the connection back to the pool."""
+def _node_fields(node: dict) -> tuple[str | None, bool]:
+    """The Ready status and whether the out-of-service taint is set."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), None)
+    taints = (node.get("spec") or {}).get("taints") or []
+    return ready, any(t.get("key") == OUT_OF_SERVICE_TAINT for t in taints)
+
+
+def _renew_time(lease: dict) -> dt.datetime | None:
+    return _parse_time((lease.get("spec") or {}).get("renewTime"))
+
+
+def _signals(
+    nodes: dict[str, tuple[str | None, bool]],
+    renewals: dict[str, dt.datetime | None],
+    now: dt.datetime,
+) -> dict[str, NodeSignal]:
+    signals: dict[str, NodeSignal] = {}
+    for name, (ready, out_of_service) in nodes.items():
+        renew = renewals.get(name)
+        signals[name] = NodeSignal(
+            ready=ready,
+            out_of_service=out_of_service,
+            lease_renew_time=renew,
+            lease_age=(now - renew).total_seconds() if renew else None,
+        )
+    return signals
+
+
+def kubernetes_configured(settings: Settings) -> bool:
+    """A kubeconfig is named or the monitor runs in a cluster."""
+    return bool(
+        settings.kubernetes.kubeconfig
+        or os.environ.get("KUBECONFIG")
+        or os.environ.get("KUBERNETES_SERVICE_HOST")
+    )
+
+
+def _kube_errors():
+    from kubernetes import client
+    from urllib3.exceptions import HTTPError
+
+    return client.ApiException, (HTTPError, OSError, CloudConfigError)
+
+
+def _unavailable(exc: Exception) -> ChannelUnavailable:
+    api_error, _ = _kube_errors()
+    if isinstance(exc, api_error):
+        return ChannelUnavailable("kubernetes", f"HTTP {exc.status} {exc.reason}")
+    if isinstance(exc, (ValueError, KeyError, TypeError)):
+        return ChannelUnavailable("kubernetes", f"unexpected body: {exc}")
+    return ChannelUnavailable("kubernetes", str(exc))
+
+
+def _list(settings: Settings):
+    """One list of the selected Nodes and one of the node Leases, as plain JSON.
+
+    Bodies are read without the client's model objects (``_preload_content=False``): building
+    them for thousands of Nodes costs more than the rest of the cycle.
+    """
+    from kubernetes import client
+
+    cfg = settings.kubernetes
+    timeout = settings.safety.api_timeout
+    api = kubernetes_client()
+    nodes_response = client.CoreV1Api(api).list_node(
+        label_selector=cfg.monitoring_node_labels or None,
+        _request_timeout=timeout,
+        _preload_content=False,
+    )
+    nodes = _body(nodes_response)
+    leases_response = client.CoordinationV1Api(api).list_namespaced_lease(
+        cfg.lease_namespace, _request_timeout=timeout, _preload_content=False
+    )
+    leases = _body(leases_response)
+    return nodes, leases, _server_clock(leases_response.headers)
+
+
+def _body(response) -> dict:
+    """A JSON body, giving the connection back to the pool."""
     try:
-        return json.loads(response.data)["items"]
+        return json.loads(response.data)
     finally:
         response.release_conn()
 
 
 def read_kubernetes(settings: Settings) -> tuple[dict[str, NodeSignal], dt.datetime]:
-    """Ready condition, out-of-service taint and Lease age of every selected node.
-
-    Returns the signals by node name and the API server's time they were measured against.
-    Bodies are read as plain JSON (``_preload_content=False``): building the client's model
-    objects for thousands of Nodes costs more than the rest of the cycle.
-    """
-    from kubernetes import client
-    from urllib3.exceptions import HTTPError
-
-    cfg = settings.kubernetes
-    timeout = settings.safety.api_timeout
+    """Ready condition, out-of-service taint and Lease age of every selected node, by one list
+    of each; returns the signals by node name and the API server's time they were measured
+    against."""
+    api_error, transport = _kube_errors()
     try:
-        api = kubernetes_client()
-        nodes_response = client.CoreV1Api(api).list_node(
-            label_selector=cfg.monitoring_node_labels or None,
-            _request_timeout=timeout,
-            _preload_content=False,
-        )
-        nodes = _items(nodes_response)
-        leases_response = client.CoordinationV1Api(api).list_namespaced_lease(
-            cfg.lease_namespace, _request_timeout=timeout, _preload_content=False
-        )
-        leases = _items(leases_response)
-    except client.ApiException as exc:
-        raise ChannelUnavailable("kubernetes", f"HTTP {exc.status} {exc.reason}") from exc
-    except (HTTPError, OSError, CloudConfigError) as exc:
-        raise ChannelUnavailable("kubernetes", str(exc)) from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ChannelUnavailable("kubernetes", f"unexpected list body: {exc}") from exc
-    now = _server_clock(leases_response.headers)
+        nodes, leases, now = _list(settings)
+        renewals = {lease["metadata"]["name"]: _renew_time(lease) for lease in leases["items"]}
+        fields = {node["metadata"]["name"]: _node_fields(node) for node in nodes["items"]}
+    except (api_error, *transport, ValueError, KeyError, TypeError) as exc:
+        raise _unavailable(exc) from exc
     if now is None:
         raise ChannelUnavailable(
             "kubernetes", "API server sent no Date header to measure Lease age"
         )
-    renewals = {
-        lease["metadata"]["name"]: _parse_time((lease.get("spec") or {}).get("renewTime"))
-        for lease in leases
-    }
-    signals: dict[str, NodeSignal] = {}
-    for node in nodes:
-        name = node["metadata"]["name"]
-        conditions = (node.get("status") or {}).get("conditions") or []
-        ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), None)
-        taints = (node.get("spec") or {}).get("taints") or []
-        renew = renewals.get(name)
-        signals[name] = NodeSignal(
-            ready=ready,
-            out_of_service=any(t.get("key") == OUT_OF_SERVICE_TAINT for t in taints),
-            lease_renew_time=renew,
-            lease_age=(now - renew).total_seconds() if renew else None,
+    return _signals(fields, renewals, now), now
+
+
+class KubernetesWatch:
+    """Nodes and Leases listed once, then kept current by two watches, for one tick's rounds.
+
+    Each round after the first costs one small request (``GET /version``): it proves the API
+    server answers and gives its clock, against which the Lease ages are measured. A watch
+    that ends is resumed from its last resourceVersion; one that fails (410 Expired, a broken
+    stream) makes the next round list again.
+    """
+
+    WATCH_SECONDS = 60  # server-side length of one watch request
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._nodes: dict[str, tuple[str | None, bool]] = {}
+        self._renewals: dict[str, dt.datetime | None] = {}
+        self._broken: str | None = "not listed yet"
+        self._threads: list[threading.Thread] = []
+        self._responses: dict[str, Any] = {}
+        self.lists = 0
+
+    def read(self) -> tuple[dict[str, NodeSignal], dt.datetime]:
+        api_error, transport = _kube_errors()
+        if self._broken is not None:
+            if self.lists:
+                log.info("Kubernetes watch restarted by a new list: %s", self._broken)
+            self._restart()
+            try:
+                nodes, leases, now = _list(self.settings)
+                with self._lock:
+                    self._nodes = {n["metadata"]["name"]: _node_fields(n) for n in nodes["items"]}
+                    self._renewals = {
+                        lease["metadata"]["name"]: _renew_time(lease) for lease in leases["items"]
+                    }
+                    self._broken = None
+            except (api_error, *transport, ValueError, KeyError, TypeError) as exc:
+                self._broken = str(exc)
+                raise _unavailable(exc) from exc
+            self.lists += 1
+            self._start("nodes", nodes["metadata"]["resourceVersion"])
+            self._start("leases", leases["metadata"]["resourceVersion"])
+        else:
+            now = self._server_time()
+        if now is None:
+            raise ChannelUnavailable(
+                "kubernetes", "API server sent no Date header to measure Lease age"
+            )
+        with self._lock:
+            return _signals(dict(self._nodes), dict(self._renewals), now), now
+
+    def _server_time(self) -> dt.datetime | None:
+        from kubernetes import client
+
+        api_error, transport = _kube_errors()
+        try:
+            response = client.VersionApi(kubernetes_client()).get_code(
+                _request_timeout=self.settings.safety.api_timeout, _preload_content=False
+            )
+            response.release_conn()
+        except (api_error, *transport) as exc:
+            raise _unavailable(exc) from exc
+        return _server_clock(response.headers)
+
+    def _start(self, kind: str, version: str) -> None:
+        thread = threading.Thread(
+            target=self._follow, args=(kind, version), name=f"monitor-watch-{kind}", daemon=True
         )
-    return signals, now
+        self._threads.append(thread)
+        thread.start()
+
+    def _open(self, kind: str, version: str):
+        from kubernetes import client
+
+        cfg = self.settings.kubernetes
+        api = kubernetes_client()
+        common = {
+            "watch": True,
+            "resource_version": version,
+            "timeout_seconds": self.WATCH_SECONDS,
+            "allow_watch_bookmarks": True,
+            "_preload_content": False,
+            "_request_timeout": (
+                self.settings.safety.api_timeout,
+                self.WATCH_SECONDS + self.settings.safety.api_timeout,
+            ),
+        }
+        if kind == "nodes":
+            return client.CoreV1Api(api).list_node(
+                label_selector=cfg.monitoring_node_labels or None, **common
+            )
+        return client.CoordinationV1Api(api).list_namespaced_lease(cfg.lease_namespace, **common)
+
+    def _follow(self, kind: str, version: str) -> None:
+        """Apply one resource's watch events until stopped; a failure marks the view broken."""
+        try:
+            while not self._stop.is_set():
+                response = self._open(kind, version)
+                self._responses[kind] = response
+                try:
+                    for line in _lines(response):
+                        version = self._apply(kind, json.loads(line)) or version
+                finally:
+                    response.release_conn()
+        except Exception as exc:  # noqa: BLE001 - any failure: the next round lists again
+            if not self._stop.is_set():
+                with self._lock:
+                    self._broken = f"{kind} watch failed: {exc}"
+
+    def _apply(self, kind: str, event: dict) -> str | None:
+        obj = event.get("object") or {}
+        if event.get("type") == "ERROR":
+            raise RuntimeError(obj.get("message") or "watch error")
+        meta = obj.get("metadata") or {}
+        if event.get("type") != "BOOKMARK":
+            name = meta["name"]
+            with self._lock:
+                if kind == "nodes":
+                    if event["type"] == "DELETED":
+                        self._nodes.pop(name, None)
+                    else:
+                        self._nodes[name] = _node_fields(obj)
+                elif event["type"] == "DELETED":
+                    self._renewals.pop(name, None)
+                else:
+                    self._renewals[name] = _renew_time(obj)
+        return meta.get("resourceVersion")
+
+    def _restart(self) -> None:
+        self.close()
+        self._stop = threading.Event()
+        self._threads = []
+
+    def close(self) -> None:
+        """Stop the watches: their sockets are shut down, so the readers see the stream end.
+
+        Closing the response instead would wait for the lock its reader holds.
+        """
+        self._stop.set()
+        for response in list(self._responses.values()):
+            sock = getattr(getattr(response, "connection", None), "sock", None)
+            if sock is None:
+                continue
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError as exc:  # already closed by the server or the reader
+                log.debug("shutting down a watch stream: %s", exc)
+        self._responses = {}
+
+
+def _lines(response):
+    """The newline-separated JSON events of a watch stream."""
+    pending = b""
+    for chunk in response.stream(65536, decode_content=True):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            if line.strip():
+                yield line
 
 
 def read_nova(settings: Settings) -> dict[str, NovaSignal]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from shared import events
+from shared import events, logs
 from shared.db import session_scope
 from shared.models import Notification
 from shared.notifications import event_data
@@ -36,9 +36,9 @@ def parse_trigger(data: Any) -> tuple[str, str]:
 def _notification_payload(notification_uuid: str) -> dict[str, Any]:
     """Masakari's NotificationApiPayload fields, as the row reads now."""
     with session_scope() as session:
-        row = session.scalar(
+        row = session.scalars(
             select(Notification).where(Notification.notification_uuid == notification_uuid)
-        )
+        ).one()
         return event_data(row)
 
 
@@ -57,7 +57,7 @@ def handle_trigger(data: Any) -> str:
 
 def _run(won: Claim) -> str:
     uuid = won.notification_uuid
-    with Lease(uuid, won.owner) as lease:
+    with Lease(uuid, won.owner) as lease, logs.bound(host=won.host.get("name")):
         ctx = RecoveryContext(claim=won, lease=lease)
         if won.reason != "resume":
             events.emit("notification.process.start", "recover", uuid, _notification_payload(uuid))
@@ -79,6 +79,8 @@ def _run(won: Claim) -> str:
             )
         if status == "error" and won.retried:
             status = "failed"
+        if status in ("error", "failed"):  # the reason in the log too, not only in `message`
+            log.error("recovery of notification %s ended %s: %s", uuid, status, message)
         if not lease.finish(status, message):
             return f"lease on {uuid} lost before the final write"
     data = _notification_payload(uuid)

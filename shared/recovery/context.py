@@ -12,7 +12,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from shared.clients import openstack_connection
-from shared.db import session_scope, utcnow
+from shared.db import rows_changed, session_scope, utcnow
 from shared.models import Notification, RecoveryAttempt
 from shared.recovery.lifecycle import Claim, Lease, LeaseLost
 from shared.recovery.nova import Nova
@@ -173,15 +173,17 @@ class RecoveryContext:
         """The claim belongs to the attempt, so a resume reuses it (§15.8). Written in the claim's
         own transaction and only while this worker holds the lease: a crash or a lost lease
         rolls the claim back instead of taking the reserved host out of the pool for nothing."""
-        written = session.execute(
-            update(RecoveryAttempt)
-            .where(
-                RecoveryAttempt.notification_uuid == self.uuid,
-                RecoveryAttempt.number == self.attempt,
-                exists().where(self.lease.holds()),
+        written = rows_changed(
+            session.execute(
+                update(RecoveryAttempt)
+                .where(
+                    RecoveryAttempt.notification_uuid == self.uuid,
+                    RecoveryAttempt.number == self.attempt,
+                    exists().where(self.lease.holds()),
+                )
+                .values(reserved_host_uuid=host["uuid"], reserved_host_name=host["name"])
             )
-            .values(reserved_host_uuid=host["uuid"], reserved_host_name=host["name"])
-        ).rowcount
+        )
         if not written:
             self.lease.lost.set()
             raise LeaseLost(f"lease on {self.uuid} lost")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
-import requests
 from sqlalchemy import select
 
 from shared.db import session_scope, utcnow
 from shared.models import VMove
+from shared.power import Fence, PowerError, power_fence
 from shared.recovery.context import Settled
 from shared.recovery.evacuation import evacuate_attempt
-from shared.recovery.nova import FORCE_DOWN_MICROVERSION
+from shared.recovery.nova import FORCE_DOWN_MICROVERSION, NovaError, summary
 from shared.recovery.reporting import earlier_outputs
 from shared.recovery.steps import Task
+
+log = logging.getLogger(__name__)
 
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
 
@@ -76,61 +79,50 @@ class DisableComputeServiceTask(Task):
         self.report(f"Disabled compute service on host: '{host_name}'", 1.0)
 
     def _fencing_evidence(self, host_name: str) -> str:
-        """Why forcing down is safe. With Redfish configured, Vigil makes sure power is off."""
-        fencing = self.ctx.settings.fencing
-        if fencing.driver != "redfish" or not fencing.redfish_url_template:
+        """Why forcing down is safe. With a BMC driver configured, Vigil makes sure power is off:
+        a host still on is forced off (and logged) before anything moves."""
+        settings = self.ctx.settings
+        try:
+            fence = power_fence(settings)
+            bmc = fence.bmc(host_name) if fence else None
+        except PowerError as exc:
+            raise FenceFailed(f"Fencing of host '{host_name}' failed: {exc}") from exc
+        if fence is None or bmc is None:  # no BMC driver chosen: the sender's word stands
             return (
                 f"Host '{host_name}' reported fenced by the notification's sender "
                 "(host_status NORMAL)"
             )
-        redfish = Redfish(fencing, host_name)
-        if redfish.power_state() == "off":
-            return f"Host '{host_name}' is powered off (Redfish PowerState Off)"
-        redfish.force_off()
-        self.report(f"Host '{host_name}' was still powered on: sent Redfish ForceOff", 0.1)
-        for _ in range(fencing.retry_max + 1):
-            self.ctx.sleep(fencing.retry_interval)
-            if redfish.power_state() == "off":
-                return f"Host '{host_name}' fenced by Vigil (Redfish ForceOff, PowerState Off)"
+        where = bmc.describe()
+        if self._power_state(fence, host_name) == "off":
+            return f"Host '{host_name}' is powered off ({where} reports Off)"
+        log.warning("host %s still powered on: sending ForceOff through %s", host_name, where)
+        try:
+            fence.force_off(host_name)
+        except PowerError as exc:
+            log.error("host %s: ForceOff through %s failed: %s", host_name, where, exc)
+            raise FenceFailed(f"Fencing of host '{host_name}' failed: {exc}") from exc
+        self.report(f"Host '{host_name}' was still powered on: sent ForceOff through {where}", 0.1)
+        for _ in range(settings.fencing.retry_max + 1):
+            self.ctx.sleep(settings.fencing.retry_interval)
+            if self._power_state(fence, host_name) == "off":
+                log.warning(
+                    "host %s powered off by Vigil through %s: Off confirmed", host_name, where
+                )
+                return (
+                    f"Host '{host_name}' fenced by Vigil (ForceOff through {where}, Off confirmed)"
+                )
+        log.error("host %s still powered on after ForceOff through %s", host_name, where)
         raise FenceFailed(
-            f"Host '{host_name}' still powered on after Redfish ForceOff; refusing to force its "
-            "compute service down"
+            f"Host '{host_name}' still powered on after ForceOff through {where}; refusing to "
+            "force its compute service down"
         )
 
-
-class Redfish:
-    """Power state and ForceOff of one host's BMC (DMTF ComputerSystem)."""
-
-    def __init__(self, fencing: Any, host_name: str):
-        self.url = fencing.redfish_url_template.format(host=host_name)
-        self.host_name = host_name
-        self.timeout = fencing.timeout
-        self.auth = (
-            (fencing.redfish_username, fencing.redfish_password or "")
-            if fencing.redfish_username
-            else None
-        )
-
-    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    @staticmethod
+    def _power_state(fence: Fence, host_name: str) -> str:
         try:
-            response = requests.request(method, url, auth=self.auth, timeout=self.timeout, **kwargs)
-            response.raise_for_status()
-            return response
-        except requests.RequestException as exc:
-            raise FenceFailed(
-                f"Fencing of host '{self.host_name}' failed: Redfish {method} {url}: {exc}"
-            ) from exc
-
-    def power_state(self) -> str:
-        try:
-            return str(self._request("GET", self.url).json().get("PowerState")).lower()
-        except ValueError as exc:
-            raise FenceFailed(f"Redfish at {self.url} answered no JSON: {exc}") from exc
-
-    def force_off(self) -> None:
-        self._request(
-            "POST", f"{self.url}/Actions/ComputerSystem.Reset", json={"ResetType": "ForceOff"}
-        )
+            return fence.power_state(host_name)
+        except PowerError as exc:
+            raise FenceFailed(f"Fencing of host '{host_name}' failed: {exc}") from exc
 
 
 def _priority(server: dict[str, Any], key: str | None, default: int) -> int:
@@ -152,6 +144,13 @@ class PrepareHAEnabledInstancesTask(Task):
         self.report("Preparing instances for evacuation", 0.0)
         servers = self.ctx.nova.servers_on_host(host_name)
         self.report(f"Total instances running on failed host '{host_name}' is {len(servers)}", 0.3)
+        left = self._left_by_earlier_attempts(notification_uuid, {s["id"] for s in servers})
+        if left:
+            self.report(
+                f"Instances an earlier attempt moved but did not see recovered: '{','.join(left)}'",
+                0.4,
+            )
+            servers += [summary(s) for s in map(self._still_there, left) if s is not None]
         # The state each server had before Vigil touched it, as earlier attempts recorded it: a
         # later attempt restores that, and judges "in error" by it, not by the error an earlier
         # failed evacuation left behind.
@@ -191,6 +190,30 @@ class PrepareHAEnabledInstancesTask(Task):
         self._create_vmoves(notification_uuid, host_name, selected, pkey, default)
         self.report(f"Instances to be evacuated are: '{','.join(s['id'] for s in selected)}'", 1.0)
         return {"vm_states": {s["id"]: original_state(s) for s in selected}}
+
+    def _left_by_earlier_attempts(self, notification_uuid: str, listed: set[str]) -> list[str]:
+        """Servers earlier attempts owned and never recovered that are no longer on the host.
+
+        A retry that finds the failed host empty must still own them: "finished" is only
+        written when each is on a healthy host in the state it had.
+        """
+        with session_scope() as session:
+            rows = session.execute(
+                select(VMove.instance_uuid, VMove.status).where(
+                    VMove.notification_uuid == notification_uuid,
+                    VMove.attempt < self.ctx.attempt,
+                )
+            ).all()
+        recovered = {i for i, status in rows if status == "succeeded"}
+        return sorted({i for i, _ in rows} - recovered - listed)
+
+    def _still_there(self, server_id: str) -> dict[str, Any] | None:
+        try:
+            return self.ctx.nova.server(server_id)
+        except NovaError as exc:
+            if exc.status == 404:  # deleted meanwhile: nothing left to recover
+                return None
+            raise
 
     def _create_vmoves(self, notification_uuid, host_name, selected, pkey, default) -> None:
         """The attempt's work list, once: a re-run of this step keeps what is already there."""
@@ -246,5 +269,5 @@ class EvacuateInstancesTask(Task):
             if service.get("status") != "enabled":
                 nova.update_service(service, reserved_host, "nova-compute", status="enabled")
             self.report(f"Enabled compute service on reserved host: '{reserved_host}'", 0.2)
-        evacuate_attempt(self.ctx, host_name, reserved_host, vm_states or {})
+        evacuate_attempt(self.ctx, host_name, reserved_host, vm_states or {}, self.report)
         self.report("Evacuation process completed!", 1.0)

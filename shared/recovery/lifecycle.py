@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, or_, select, update
 
-from shared.db import session_scope
+from shared.db import rows_changed, session_scope
 from shared.models import Host, Notification, Segment
 from shared.settings import get_settings
 
@@ -118,21 +118,23 @@ def claim(notification_uuid: str, reason: str) -> Claim | Skip:
         )
         segment = session.scalar(select(Segment).where(Segment.uuid == row.failover_segment_uuid))
         if segment is not None and not segment.enabled:
-            done = session.execute(
-                update(Notification)
-                .where(
-                    Notification.notification_uuid == notification_uuid,
-                    Notification.status == status_read,
-                    _claim_condition(reason),  # never over a live owner's head
+            done = rows_changed(
+                session.execute(
+                    update(Notification)
+                    .where(
+                        Notification.notification_uuid == notification_uuid,
+                        Notification.status == status_read,
+                        _claim_condition(reason),  # never over a live owner's head
+                    )
+                    .values(
+                        status="ignored",
+                        message=SEGMENT_DISABLED_MESSAGE,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        updated_at=sql_now(),
+                    )
                 )
-                .values(
-                    status="ignored",
-                    message=SEGMENT_DISABLED_MESSAGE,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=sql_now(),
-                )
-            ).rowcount
+            )
             return Skip(
                 f"segment of {notification_uuid} is disabled: "
                 + ("notification ignored" if done else "status changed meanwhile")
@@ -231,14 +233,16 @@ class Lease:
         settings = get_settings()
         try:
             with session_scope() as session:
-                count = session.execute(
-                    update(Notification)
-                    .where(self.holds())
-                    .values(
-                        lease_expires_at=sql_now()
-                        + interval_seconds(settings.recovery_lease_seconds)
+                count = rows_changed(
+                    session.execute(
+                        update(Notification)
+                        .where(self.holds())
+                        .values(
+                            lease_expires_at=sql_now()
+                            + interval_seconds(settings.recovery_lease_seconds)
+                        )
                     )
-                ).rowcount
+                )
         except Exception:
             # A database blip: the lease may still have time, so try again next beat. Once it may
             # have run out, another instance may own the notification: stop working on it.
@@ -279,17 +283,19 @@ class Lease:
     def finish(self, status: str, message: str | None) -> bool:
         """The final conditional write: only the lease owner can make it."""
         with session_scope() as session:
-            count = session.execute(
-                update(Notification)
-                .where(self.holds())
-                .values(
-                    status=status,
-                    message=message,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=sql_now(),
+            count = rows_changed(
+                session.execute(
+                    update(Notification)
+                    .where(self.holds())
+                    .values(
+                        status=status,
+                        message=message,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        updated_at=sql_now(),
+                    )
                 )
-            ).rowcount
+            )
         if not count:
             self.lost.set()
         return bool(count)
@@ -297,13 +303,15 @@ class Lease:
     def release(self) -> bool:
         """Hand off: keep ``running`` but expire the lease so a resume can claim it at once."""
         with session_scope() as session:
-            count = session.execute(
-                update(Notification)
-                .where(self.holds())
-                .values(
-                    lease_owner=None,
-                    lease_expires_at=sql_now() - interval_seconds(1),
-                    updated_at=sql_now(),
+            count = rows_changed(
+                session.execute(
+                    update(Notification)
+                    .where(self.holds())
+                    .values(
+                        lease_owner=None,
+                        lease_expires_at=sql_now() - interval_seconds(1),
+                        updated_at=sql_now(),
+                    )
                 )
-            ).rowcount
+            )
         return bool(count)

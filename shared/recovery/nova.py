@@ -1,13 +1,18 @@
 """Every Nova call recovery makes, through the process-wide openstacksdk connection.
 
 Calls are pinned to compute microversion 2.53 (recovery.md §6.1): from 2.95 Nova leaves an
-evacuated server stopped, so asking for "latest" would recover nothing a user can reach. Any
-failure becomes a ``NovaError`` whose text names the call and carries Nova's reply, because that
-text ends up in the notification's or vmove's ``message``.
+evacuated server stopped, so asking for "latest" would recover nothing a user can reach. The
+version is negotiated from Nova's version document with the same retries as every other read,
+and a failed negotiation raises instead of being remembered: failovers happen when the control
+plane is unwell, and a guess made during a brown-out would outlive it. Any failure becomes a
+``NovaError`` whose text names the call and carries Nova's reply, because that text ends up in
+the notification's or vmove's ``message``.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,16 +20,22 @@ import requests
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1.session import TCPKeepAliveAdapter
 from openstack import exceptions as sdk_exc
-from openstack import utils as sdk_utils
 
 from shared.clients import openstack_connection
 from shared.settings import get_settings
 
+log = logging.getLogger(__name__)
+
 MICROVERSION = "2.53"
 FORCE_DOWN_MICROVERSION = "2.11"
-# Extra tries for GET and PUT (idempotent) when Nova times out or answers 5xx; an evacuate or
-# other POST action is never repeated blindly.
-IDEMPOTENT_RETRIES = 2
+# From this version an evacuated server stays stopped on its new host.
+EVACUATE_STOPPED_MICROVERSION = "2.95"
+# Extra tries for GET and PUT (idempotent) when Nova times out or answers 5xx, with a doubling
+# pause in between, so a brown-out of a few seconds is ridden out; an evacuate or other POST
+# action is never repeated blindly (see ``Nova.act``).
+IDEMPOTENT_RETRIES = 5
+RETRY_PAUSE = 0.1
+RETRY_PAUSE_MAX = 2.0
 T = TypeVar("T")
 
 
@@ -36,15 +47,33 @@ class NovaError(RuntimeError):
         self.status = status
 
 
+def transient(exc: NovaError) -> bool:
+    """No answer at all (timeout, reset) or a 5xx: worth asking again."""
+    return exc.status is None or exc.status >= 500
+
+
+def backoff(attempt: int) -> None:
+    time.sleep(min(RETRY_PAUSE * 2**attempt, RETRY_PAUSE_MAX))
+
+
 def _retrying(tries: int, once: Callable[[], T]) -> T:
     """Run ``once``, again after a timeout or a 5xx, up to ``tries`` times; a 4xx is final."""
     for attempt in range(tries):
         try:
             return once()
         except NovaError as exc:
-            if attempt + 1 == tries or (exc.status is not None and exc.status < 500):
+            if attempt + 1 == tries or not transient(exc):
                 raise
+        backoff(attempt)
     raise AssertionError("unreachable")
+
+
+def parse_version(text: str | None) -> tuple[int, int] | None:
+    try:
+        major, minor = str(text).split(".")
+        return int(major), int(minor)
+    except ValueError:
+        return None
 
 
 def _reply_text(response: requests.Response) -> str:
@@ -64,35 +93,66 @@ class Nova:
 
     def __init__(self) -> None:
         self.conn = openstack_connection()
-        self.compute = self.conn.compute
         settings = get_settings()
         self.timeout = settings.nova_request_timeout
         if self.conn.session.timeout is None:
             # Listing goes through openstacksdk resources, which take the session's timeout.
             self.conn.session.timeout = self.timeout
-        self._size_connection_pool(settings.host_failure_recovery_threads)
-        self.microversion = (
-            MICROVERSION
-            if sdk_utils.supports_microversion(self.compute, MICROVERSION)
-            else self._max_microversion()
-        )
+        # The compute proxy authenticates and reads the catalog: Keystone may be unwell too.
+        self.compute, endpoint = _retrying(1 + IDEMPOTENT_RETRIES, self._endpoint)
+        self._size_connection_pool(endpoint, settings.host_failure_recovery_threads)
+        self.microversion: str | None = None
+        self.microversion = self._negotiate()
 
-    def _size_connection_pool(self, workers: int) -> None:
+    def _endpoint(self) -> tuple[Any, str | None]:
+        try:
+            compute = self.conn.compute
+            return compute, compute.get_endpoint()
+        except (ksa_exc.ClientException, requests.RequestException, sdk_exc.SDKException) as exc:
+            raise NovaError(f"Finding Nova's endpoint failed: {exc}") from exc
+
+    def _size_connection_pool(self, endpoint: str | None, workers: int) -> None:
         """Keep one pooled HTTP connection per evacuation worker instead of reconnecting."""
         http = self.conn.session.session
-        current = http.get_adapter(self.compute.get_endpoint() or "http://")
+        current = http.get_adapter(endpoint or "http://")
         if getattr(current, "_pool_maxsize", 0) >= workers:
             return
         for prefix in ("https://", "http://"):
             http.mount(prefix, TCPKeepAliveAdapter(pool_connections=workers, pool_maxsize=workers))
 
-    def _max_microversion(self) -> str | None:
-        data = self.compute.get_endpoint_data()
-        version = getattr(data, "max_microversion", None)
-        return None if not version else f"{version[0]}.{version[1]}"
+    def _negotiate(self) -> str | None:
+        """2.53, or Nova's maximum when it is older; read with the retries of every read.
+
+        Raises ``NovaError`` when Nova cannot be asked: the caller then builds no ``Nova`` and
+        the next one asks again, so a brown-out never leaves a guessed version behind.
+        """
+        try:
+            document = self.call("GET", "/") or {}
+        except NovaError as exc:
+            raise NovaError(
+                f"Negotiating the compute microversion failed: {exc}", exc.status
+            ) from exc
+        version = document.get("version") or {}
+        maximum = parse_version(version.get("version"))
+        if maximum is None:
+            if not isinstance(document.get("version"), dict):
+                raise NovaError(f"Nova's version document has no compute version: {document}")
+            log.warning("Nova's compute API has no microversions: recovery runs at 2.1")
+            return None
+        pinned = parse_version(MICROVERSION)
+        assert pinned is not None
+        chosen = min(maximum, pinned)
+        if chosen < pinned:
+            log.warning(
+                "Nova's compute API goes up to %s.%s only: recovery runs at that version",
+                *maximum,
+            )
+        return f"{chosen[0]}.{chosen[1]}"
 
     def supports(self, version: str) -> bool:
-        return sdk_utils.supports_microversion(self.compute, version)
+        """Whether the negotiated version reaches ``version``."""
+        have, want = parse_version(self.microversion), parse_version(version)
+        return have is not None and want is not None and have >= want
 
     def call(
         self,
@@ -168,43 +228,81 @@ class Nova:
 
     def servers_on_host(self, host: str) -> list[dict[str, Any]]:
         """Every server on ``host``, page by page (limit/marker) until Nova has no more."""
-        kwargs: dict[str, Any] = {"limit": get_settings().nova_page_size}
-        if self.microversion:
-            kwargs["microversion"] = self.microversion
+        return [summary(s) for s in self._list({"host": host})]
 
-        def listing() -> list[dict[str, Any]]:
-            try:
-                return [
-                    {
-                        "id": s.id,
-                        "name": s.name or "",
-                        "metadata": dict(s.metadata or {}),
-                        "vm_state": s.vm_state,
-                        "task_state": s.task_state,
-                    }
-                    for s in self.compute.servers(
-                        details=True, all_projects=True, compute_host=host, **kwargs
-                    )
-                ]
-            except (
-                ksa_exc.ClientException,
-                requests.RequestException,
-                sdk_exc.SDKException,
-            ) as exc:
-                status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
-                raise NovaError(
-                    f"Nova server listing for host '{host}' failed: {exc}", status
-                ) from exc
-
-        return _retrying(1 + IDEMPOTENT_RETRIES, listing)
+    def _list(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        """``GET /servers/detail`` across projects, paged; a short page is the last one."""
+        page_size = get_settings().nova_page_size
+        params: dict[str, Any] = {"all_tenants": "True", "limit": page_size, **filters}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = (self.call("GET", "/servers/detail", params=params) or {}).get("servers") or []
+            found.extend(page)
+            if len(page) < page_size:
+                return found
+            params = {**params, "marker": page[-1]["id"]}
 
     def server(self, server_id: str) -> dict[str, Any]:
         return self.call("GET", f"/servers/{server_id}")["server"]
+
+    def servers_changed_since(self, since: str) -> list[dict[str, Any]]:
+        """Every server Nova changed at or after ``since`` (its own ``updated`` clock), paged.
+
+        Nova filters one server id per list call at most, so watching many servers at once
+        goes by ``changes-since``: a server's ``updated`` only moves forward, and one listing
+        answers for every server being waited on.
+        """
+        return self._list({"changes-since": since})
 
     def action(self, server_id: str, body: dict[str, Any]) -> Any:
         """A server action; lock, unlock and reset-state may be repeated safely, others not."""
         idempotent = set(body) <= {"lock", "unlock", "os-resetState"}
         return self.call("POST", f"/servers/{server_id}/action", body, idempotent=idempotent)
+
+    def act(
+        self, server_id: str, body: dict[str, Any], taken: Callable[[dict[str, Any]], bool]
+    ) -> None:
+        """A server action that must not run twice, sent until Nova shows it was taken.
+
+        A lost reply (timeout, connection reset) or a 5xx says nothing about whether Nova
+        acted, so the server is read: ``taken(server)`` true means Nova accepted it and it is
+        followed, never repeated; otherwise it is sent again. Nova itself refuses a second
+        evacuate or stop while the first is under way (task_state), so a resend that crosses a
+        slow first request is answered 409, and the read after it settles which one won.
+        """
+        tries = 1 + IDEMPOTENT_RETRIES
+        for attempt in range(tries):
+            try:
+                self.action(server_id, body)
+                return
+            except NovaError as exc:
+                if attempt == 0 and not transient(exc):
+                    raise
+                if attempt > 0 and not transient(exc) and exc.status != 409:
+                    raise
+                lost = exc
+            log.info("%s of %s unanswered (%s): reading it back", next(iter(body)), server_id, lost)
+            backoff(attempt)  # let a request Nova is still working on land before reading
+            if taken(self.server(server_id)):
+                return
+            if attempt + 1 == tries:
+                raise lost
+
+    def evacuate(
+        self, server_id: str, target: str | None, failed_host: str, before: str | None
+    ) -> None:
+        """Evacuate once. Taken shows as a rebuild under way, a server already off the failed
+        host, or an error it entered (``before`` is its state when the call was sent)."""
+
+        def taken(server: dict[str, Any]) -> bool:
+            host = service_host(server)
+            return (
+                str(task_state(server) or "").startswith("rebuild")
+                or (host is not None and host != failed_host)
+                or (vm_state(server) == "error" and before != "error")
+            )
+
+        self.act(server_id, {"evacuate": {"host": target} if target else {}}, taken)
 
     # Aggregates -----------------------------------------------------------------------------
 
@@ -217,6 +315,17 @@ class Nova:
         except NovaError as exc:
             if exc.status != 409:  # already a member
                 raise
+
+
+def summary(server: dict[str, Any]) -> dict[str, Any]:
+    """What Prepare needs of a server."""
+    return {
+        "id": server["id"],
+        "name": server.get("name") or "",
+        "metadata": dict(server.get("metadata") or {}),
+        "vm_state": vm_state(server),
+        "task_state": task_state(server),
+    }
 
 
 def vm_state(server: dict[str, Any]) -> str | None:

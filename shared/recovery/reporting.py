@@ -66,7 +66,7 @@ class StepProgress:
 
     def report(self, message: str, progress: float | None = None) -> None:
         with session_scope() as session:
-            row = session.get(RecoveryProgress, self.row_id, with_for_update=True)
+            row = session.get_one(RecoveryProgress, self.row_id, with_for_update=True)
             value = row.progress if progress is None else float(progress)
             entry = {
                 "timestamp": utcnow().strftime(TIMESTAMP_FORMAT),

@@ -9,13 +9,18 @@ again: a resume re-runs the step that was in flight.
 from __future__ import annotations
 
 import inspect
+import logging
+from collections.abc import Callable
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from shared import logs
 from shared.recovery.context import HandOff, RecoveryContext, Settled
 from shared.recovery.lifecycle import LeaseLost
 from shared.recovery.reporting import FAILURE, SUCCESS, StepProgress
+
+log = logging.getLogger(__name__)
 
 GROUP = "vigil.recovery_tasks"
 
@@ -38,11 +43,11 @@ class Task:
         self.ctx = ctx
         self.progress = progress
 
+    # Each step declares its own keyword parameters, so the base names only the call's shape.
+    execute: Callable[..., dict[str, Any] | None]
+
     def report(self, message: str, progress: float | None = None) -> None:
         self.progress.report(message, progress)
-
-    def execute(self, **inputs: Any) -> dict[str, Any] | None:
-        raise NotImplementedError
 
 
 class NoOpTask(Task):
@@ -88,7 +93,10 @@ def run_step(ctx: RecoveryContext, name: str, inputs: dict[str, Any]) -> None:
     wanted = wanted_inputs(task)
     args = inputs if wanted is None else {k: v for k, v in inputs.items() if k in wanted}
     try:
-        outputs = task(ctx, progress).execute(**args) or {}
+        with logs.bound(step=task.step_name):
+            log.info("step started (attempt %d)", ctx.attempt)
+            outputs = task(ctx, progress).execute(**args) or {}
+            log.info("step done")
     except Settled:
         progress.close(SUCCESS)
         raise

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from shared import events
-from shared.db import session_scope
+from shared.db import rows_changed, session_scope
 from shared.locks import claim_interval, single_run
 from shared.models import Notification
 from shared.recovery.lifecycle import interval_seconds, lease_expired, sql_now
@@ -82,22 +82,24 @@ def resume_expired_leases() -> dict[str, int]:
 def expire_old() -> dict[str, int]:
     settings = get_settings()
     with session_scope() as session:
-        count = session.execute(
-            update(Notification)
-            .where(
-                Notification.status.in_(("new", "running", "error")),
-                Notification.generated_time
-                < sql_now() - interval_seconds(settings.notifications_expired_interval),
-                Notification.deleted == 0,
+        count = rows_changed(
+            session.execute(
+                update(Notification)
+                .where(
+                    Notification.status.in_(("new", "running", "error")),
+                    Notification.generated_time
+                    < sql_now() - interval_seconds(settings.notifications_expired_interval),
+                    Notification.deleted == 0,
+                )
+                .values(
+                    status="failed",
+                    message=EXPIRED_MESSAGE,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=sql_now(),
+                )
             )
-            .values(
-                status="failed",
-                message=EXPIRED_MESSAGE,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=sql_now(),
-            )
-        ).rowcount
+        )
     return {"expired": count}
 
 

@@ -311,29 +311,6 @@ def test_openapi_document_is_served(api):
     assert "SegmentCreateV12" in doc["components"]["schemas"]
 
 
-def test_dead_letter_route_stores_events_without_a_token(api):
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": "e-1",
-        "ce-source": "/vigil/api",
-        "ce-type": "org.openstack.vigil.internal.recovery.requested",
-        "Content-Type": "application/json",
-    }
-    r = api.request("POST", "/dead-letters", data=b'{"notification_uuid": "x"}', headers=headers)
-    assert r.status_code == 201, r.text
-    r = api.post("/dead-letters", {"not": "an event"})
-    assert r.status_code == 400
-    assert (
-        api.request(
-            "POST",
-            "/dead-letters",
-            data=b'{"text": "\\u0000"}',
-            headers={**headers, "ce-id": "e-nul"},
-        ).status_code
-        == 400
-    )
-
-
 def test_values_the_database_refuses_are_400(api):
     assert api.get("/v1/segments/%00").status_code == 400
     assert api.get("/v1/notifications?status=%00").status_code == 400

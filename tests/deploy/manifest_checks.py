@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from vigil.wiring import (
     ROOT,
     Manifests,
     WiringError,
+    load_manifests,
     parse_delivery,
     parse_schedule,
     subject_matches,
@@ -317,3 +319,279 @@ def component_files(folder: Path) -> list[str]:
     return sorted(
         str(p.parent.relative_to(folder)) for p in folder.glob("components/*/kustomization.yaml")
     )
+
+
+# --- what an operator applies, and the hardening rules (issue 14) ----------------------------
+
+PUBLIC_SERVICES = {"api"}  # the only Service reachable from outside the cluster
+VISIBILITY = "networking.knative.dev/visibility"
+IMAGE_REFERENCE = re.compile(
+    r"^(?P<registry>[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?|localhost(:\d+)?)/[a-z0-9._/-]+"
+    r"@sha256:[0-9a-f]{64}$"
+)
+
+
+def deployment(components: list[str] | None = None) -> Manifests:
+    """Everything a release applies: the Secrets step, the migration step and the deployment
+    (with the optional components), as one set for the cross-reference checks."""
+    folder = ROOT / "infra" / "knative"
+    parts = [
+        load_manifests(folder / "secrets"),
+        load_manifests(folder / "migrate"),
+        load_manifests(folder, components if components is not None else component_files(folder)),
+    ]
+    return Manifests([d for part in parts for d in part.docs], [f for p in parts for f in p.files])
+
+
+def pods(manifests: Manifests) -> list[tuple[str, dict]]:
+    """(name, pod spec) of every workload: Knative Services and Jobs."""
+    found = [
+        (f"Service/{s['metadata']['name']}", s["spec"]["template"]["spec"])
+        for s in manifests.services()
+    ]
+    found += [
+        (f"Job/{j['metadata']['name']}", j["spec"]["template"]["spec"])
+        for j in manifests.of_kind("Job")
+    ]
+    return found
+
+
+def visibility_problems(manifests: Manifests) -> list[str]:
+    problems = []
+    for service in manifests.services():
+        name = service["metadata"]["name"]
+        local = (service["metadata"].get("labels") or {}).get(VISIBILITY) == "cluster-local"
+        if name not in PUBLIC_SERVICES and not local:
+            problems.append(f"Service/{name}: public; label it {VISIBILITY}: cluster-local")
+        if name in PUBLIC_SERVICES and local:
+            problems.append(f"Service/{name}: cluster-local, but it is the public API")
+    return problems
+
+
+def security_problems(manifests: Manifests) -> list[str]:
+    """Restricted Pod Security for every container, a writable /tmp, HOME and resources."""
+    problems = []
+    for where, pod in pods(manifests):
+        empty_dirs = {v["name"] for v in pod.get("volumes") or [] if "emptyDir" in v}
+        for container in pod.get("containers") or []:
+            at = f"{where} container {container.get('name')}"
+            context = container.get("securityContext") or {}
+            wanted = {
+                "runAsNonRoot": True,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+            }
+            for key, value in wanted.items():
+                if context.get(key) is not value:
+                    problems.append(f"{at}: securityContext.{key} must be {str(value).lower()}")
+            capabilities = context.get("capabilities") or {}
+            if "ALL" not in (capabilities.get("drop") or []) or capabilities.get("add"):
+                problems.append(f"{at}: securityContext.capabilities must drop ALL and add none")
+            if (context.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+                problems.append(f"{at}: securityContext.seccompProfile.type must be RuntimeDefault")
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts") or []}
+            if mounts.get("/tmp") not in empty_dirs:
+                problems.append(f"{at}: /tmp must be an emptyDir volume (the root is read-only)")
+            env = {e["name"]: e.get("value") for e in container.get("env") or []}
+            if not str(env.get("HOME") or "").startswith("/tmp"):
+                problems.append(f"{at}: env HOME must point into the writable /tmp")
+            resources = container.get("resources") or {}
+            requests = resources.get("requests") or {}
+            if not {"cpu", "memory"} <= set(requests) or "memory" not in (
+                resources.get("limits") or {}
+            ):
+                problems.append(f"{at}: resources need cpu and memory requests and a memory limit")
+    return problems
+
+
+def image_problems(manifests: Manifests) -> list[str]:
+    problems = []
+    for where, pod in pods(manifests):
+        for container in pod.get("containers") or []:
+            image = str(container.get("image", ""))
+            if not IMAGE_REFERENCE.match(image):
+                problems.append(
+                    f"{where} container {container.get('name')}: image {image!r} must be "
+                    "REGISTRY/NAME@sha256:DIGEST (Knative cannot resolve anything else)"
+                )
+    return problems
+
+
+def secret_problems(default: Manifests) -> list[str]:
+    """The default kustomization must never carry Secrets: applying it would overwrite the
+    operator's own (infra/knative/secrets/ makes them from git-ignored files)."""
+    return [
+        f"{_name(doc)}: a Secret in the default resources ({', '.join(map(str, default.files))})"
+        for doc in default.of_kind("Secret")
+    ]
+
+
+# --- RBAC against the Kubernetes calls each function's code can make -------------------------
+
+_API_METHOD = re.compile(
+    r"^(?P<verb>list|read|patch|create|delete|replace)_(?P<namespaced>namespaced_)?"
+    r"(?P<kind>[a-z_]+?)(?:_for_all_namespaces)?$"
+)
+_VERBS = {
+    "list": "list",
+    "read": "get",
+    "patch": "patch",
+    "create": "create",
+    "delete": "delete",
+    "replace": "update",
+}
+# kubernetes-client kind → (API group, resource); extend when the code reaches a new kind.
+_RESOURCES = {
+    "node": ("", "nodes"),
+    "lease": ("coordination.k8s.io", "leases"),
+    "pod": ("", "pods"),
+    "event": ("", "events"),
+    "secret": ("", "secrets"),
+    "config_map": ("", "configmaps"),
+}
+_PACKAGES = ("shared", "vigil", "vigilsim")
+
+
+def _module_path(module: str) -> Path | None:
+    base = ROOT.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path) -> set[str]:
+    """Project modules ``path`` imports anywhere (lazy imports inside functions count too)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] in _PACKAGES and _module_path(name):
+                found.add(name)
+    return found
+
+
+def reachable_files(function: str) -> set[Path]:
+    """Every project file functions/<function>/main.py can import, transitively."""
+    start = ROOT / "functions" / function / "main.py"
+    seen: set[Path] = {start}
+    todo = [start]
+    while todo:
+        for module in _imports(todo.pop()):
+            parts = module.split(".")
+            for end in range(1, len(parts) + 1):  # a package's __init__ runs first
+                path = _module_path(".".join(parts[:end]))
+                if path and path not in seen:
+                    seen.add(path)
+                    todo.append(path)
+    return seen
+
+
+def kubernetes_calls(paths: Iterable[Path]) -> set[tuple[str, str, str]]:
+    """(API group, resource, verb) of every kubernetes-client API method the files name;
+    a file using ``watch.Watch`` also watches what it lists."""
+    import ast
+
+    needed: set[tuple[str, str, str]] = set()
+    for path in paths:
+        text = path.read_text()
+        if "kubernetes" not in text:
+            continue
+        listed = set()
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.Attribute):
+                continue
+            match = _API_METHOD.match(node.attr)
+            if not match or match.group("kind") not in _RESOURCES:
+                continue
+            group, resource = _RESOURCES[match.group("kind")]
+            verb = _VERBS[match.group("verb")]
+            needed.add((group, resource, verb))
+            if verb == "list":
+                listed.add((group, resource))
+        if "Watch(" in text:
+            needed |= {(group, resource, "watch") for group, resource in listed}
+    return needed
+
+
+def granted(
+    manifests: Manifests, account: str, namespace: str = "vigil"
+) -> set[tuple[str, str, str]]:
+    """(API group, resource, verb) the Roles and ClusterRoles bound to a ServiceAccount allow."""
+    roles = {
+        (r["kind"], r["metadata"]["name"]): r
+        for r in [*manifests.of_kind("Role"), *manifests.of_kind("ClusterRole")]
+    }
+    found = set()
+    for binding in [*manifests.of_kind("RoleBinding"), *manifests.of_kind("ClusterRoleBinding")]:
+        if not any(
+            s.get("kind") == "ServiceAccount"
+            and s.get("name") == account
+            and s.get("namespace", namespace) == namespace
+            for s in binding.get("subjects") or []
+        ):
+            continue
+        role = roles.get((binding["roleRef"]["kind"], binding["roleRef"]["name"]))
+        for rule in (role or {}).get("rules") or []:
+            for group in rule.get("apiGroups") or [""]:
+                for resource in rule.get("resources") or []:
+                    for verb in rule.get("verbs") or []:
+                        found.add((group, resource, verb))
+    return found
+
+
+def _show(rules: set[tuple[str, str, str]]) -> str:
+    return ", ".join(f"{v} {r}" + (f".{g}" if g else "") for g, r, v in sorted(rules)) or "nothing"
+
+
+def rbac_problems(manifests: Manifests) -> list[str]:
+    """Each function's ServiceAccount grants exactly what its code calls, and an account that
+    needs nothing has no token mounted."""
+    problems = []
+    accounts = {sa["metadata"]["name"]: sa for sa in manifests.of_kind("ServiceAccount")}
+    seen: dict[str, str] = {}
+    for service in manifests.services():
+        name = service["metadata"]["name"]
+        pod = service["spec"]["template"]["spec"]
+        function = next(
+            (e["value"] for e in pod["containers"][0].get("env") or [] if e["name"] == "FUNCTION"),
+            name,
+        )
+        account = pod.get("serviceAccountName") or "default"
+        if account in seen:
+            problems.append(
+                f"Service/{name}: shares ServiceAccount {account} with Service/{seen[account]}"
+            )
+        seen[account] = name
+        needed = kubernetes_calls(reachable_files(function))
+        allowed = granted(manifests, account)
+        if allowed - needed:
+            problems.append(
+                f"Service/{name}: {account} may {_show(allowed - needed)}, which its code never calls"
+            )
+        if needed - allowed:
+            problems.append(
+                f"Service/{name}: its code calls {_show(needed - allowed)}, which {account} may not"
+            )
+        token_off = pod.get("automountServiceAccountToken") is False or (
+            (accounts.get(account) or {}).get("automountServiceAccountToken") is False
+        )
+        if not needed and not token_off:
+            problems.append(
+                f"Service/{name}: needs no Kubernetes access; set automountServiceAccountToken: false"
+            )
+        if needed and token_off:
+            problems.append(f"Service/{name}: calls the Kubernetes API but mounts no token")
+    for where, pod in pods(manifests):
+        if where.startswith("Job/") and pod.get("automountServiceAccountToken") is not False:
+            problems.append(
+                f"{where}: needs no Kubernetes access; set automountServiceAccountToken: false"
+            )
+    return problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -38,6 +39,14 @@ def cloud(api_port):
         yield region
 
 
+def redfish(region) -> dict[str, str]:
+    """A real cloud's monitor needs a fencing choice: the region's BMCs through Redfish."""
+    return {
+        "VIGIL_FENCING__DRIVER": "redfish",
+        "VIGIL_FENCING__REDFISH_URL_TEMPLATE": region.redfish_url_template,
+    }
+
+
 @pytest.fixture(scope="module")
 def local_vigil(cloud, api_port, tmp_path_factory):
     saved = os.environ.pop("VIGIL_DATABASE_URL", None)  # its own embedded database
@@ -46,7 +55,7 @@ def local_vigil(cloud, api_port, tmp_path_factory):
         clouds_yaml=cloud.clouds_yaml,
         kubeconfig=cloud.kubeconfig,
         tick_overrides=overrides,
-        env=env,
+        env={**env, **redfish(cloud)},
         api_port=api_port,
         log_dir=tmp_path_factory.mktemp("dev-logs"),
     )
@@ -158,9 +167,41 @@ def test_clouds_yaml_without_the_cloud_is_one_clear_error(capsys, tmp_path):
     assert "has no cloud named 'vigil' (it has: other)" in err and len(err.splitlines()) == 1
 
 
-def test_only_half_a_real_cloud_is_refused(capsys, tmp_path):
+def test_a_kubeconfig_without_a_clouds_yaml_is_refused(capsys, tmp_path):
     status, err = _run_dev(capsys, "--kubeconfig", str(tmp_path / "kc"))
-    assert (status, err) == (2, "vigil dev: a real cloud needs both --clouds-yaml and --kubeconfig")
+    assert (status, err) == (
+        2,
+        "vigil dev: --kubeconfig needs --clouds-yaml (the real cloud's Nova)",
+    )
+
+
+def test_a_real_cloud_without_a_fencing_choice_is_one_clear_error(capsys, cloud, monkeypatch):
+    for name in ("VIGIL_FENCING__DRIVER", "VIGIL_HOST__DISABLE_IPMI_CHECK"):
+        monkeypatch.delenv(name, raising=False)
+    status, err = _run_dev(capsys, "--clouds-yaml", cloud.clouds_yaml, "--api-port", "0")
+    assert status == 2 and len(err.splitlines()) == 1
+    assert err.startswith("vigil dev: the monitor would refuse to start: no fencing choice: set ")
+
+
+def test_the_taint_choice_without_kubernetes_is_one_clear_error(capsys, cloud, monkeypatch):
+    monkeypatch.setenv("VIGIL_FENCING__DRIVER", "taint")
+    status, err = _run_dev(capsys, "--clouds-yaml", cloud.clouds_yaml, "--api-port", "0")
+    assert status == 2 and len(err.splitlines()) == 1
+    assert err.startswith("vigil dev: VIGIL_FENCING__DRIVER=taint reads the Nodes'")
+
+
+def test_vigil_dev_runs_against_a_clouds_yaml_alone_with_bmc_fencing(cloud, tmp_path, monkeypatch):
+    monkeypatch.delenv("VIGIL_DATABASE_URL", raising=False)
+    options = DevOptions(clouds_yaml=cloud.clouds_yaml, env=redfish(cloud), api_port=0)
+    with LocalVigil(options) as local:
+        assert local.region is None and local.kubeconfig is None
+        assert requests.get(f"{local.api_url}/healthcheck", timeout=10).status_code == 200
+        monitor = local.functions["monitor"]
+        assert monitor.process.poll() is None
+        env = local.function_env(monitor.spec, 0)
+        assert env["VIGIL_KUBERNETES__KUBECONFIG"] == ""
+        assert env["VIGIL_FENCING__DRIVER"] == "redfish"
+        assert "Kubernetes: none (hosts watched through Nova and their BMCs)" in local.describe()
 
 
 def test_unusable_kubeconfig_is_one_clear_error(capsys, region):
@@ -230,12 +271,14 @@ def test_embedded_database_from_another_postgresql_version_is_one_clear_error(
     )
 
 
-def test_the_triggers_dead_letter_sink_is_the_api_and_stores_what_it_gets(local_vigil, capsys):
+def test_the_triggers_dead_letter_sink_is_its_own_function_and_stores_what_it_gets(
+    local_vigil, capsys
+):
     from cloudevents.conversion import to_binary
     from cloudevents.http import CloudEvent
 
     [route] = [r for r in local_vigil.router.routes if r.name == "recover"]
-    assert route.dead_letter_url == f"{local_vigil.api_url}/dead-letters"
+    assert route.dead_letter_url == local_vigil.functions["dead-letters"].url
     dead = CloudEvent(
         {
             "type": TRIGGER_TYPE,
@@ -257,3 +300,12 @@ def test_the_triggers_dead_letter_sink_is_the_api_and_stores_what_it_gets(local_
         "503",
         route.subscriber,
     )
+
+
+def test_vigil_dev_writes_readable_text_logs_with_one_access_line_per_request(local_vigil):
+    reply = requests.get(f"{local_vigil.api_url}/v1", timeout=10)
+    request_id = reply.headers["x-openstack-request-id"]
+    log = (local_vigil.options.log_dir / "api.log").read_text()
+    [line] = [line for line in log.splitlines() if request_id in line]
+    assert re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z INFO api vigil\.access \[request_id=", line), line
+    assert '"GET /v1" ' in line and not line.startswith("{")

@@ -8,18 +8,17 @@ from tests.deploy.manifest_checks import (
     SCHEMAS,
     all_problems,
     broken,
-    component_files,
     crd_schemas,
+    deployment,
     rule_problems,
     schema_problems,
     vigil_event_types,
 )
-from vigil.wiring import MANIFESTS, load_manifests
 
 
 @pytest.fixture(scope="module")
 def manifests():
-    return load_manifests(MANIFESTS, component_files(MANIFESTS))
+    return deployment()
 
 
 def test_official_crds_are_present():
@@ -40,7 +39,7 @@ def test_every_manifest_including_optional_components_passes_schemas_and_rules(m
 
 def test_the_kustomization_defines_what_the_deployment_needs(manifests):
     kinds = [d["kind"] for d in manifests.docs]
-    assert manifests.service_names() == {"api", "monitor", "recover", "purge"}
+    assert manifests.service_names() == {"api", "monitor", "recover", "purge", "dead-letters"}
     for kind in (
         "Broker",
         "Trigger",
@@ -54,15 +53,13 @@ def test_the_kustomization_defines_what_the_deployment_needs(manifests):
         "ApiServerSource",
     ):
         assert kind in kinds, kind
-    rules = manifests.get("ClusterRole", "vigil-nodes")["rules"]
-    assert {"get", "list", "watch", "patch"} <= set(rules[0]["verbs"]) and rules[0][
-        "resources"
-    ] == ["nodes"]
-    lease_role = manifests.get("Role", "vigil-node-leases")
+    rules = manifests.get("ClusterRole", "vigil-monitor-nodes")["rules"]
+    assert rules[0]["resources"] == ["nodes"]
+    lease_role = manifests.get("Role", "vigil-monitor-node-leases")
     assert lease_role["metadata"]["namespace"] == "kube-node-lease"
-    assert manifests.get("Job", "vigil-db-upgrade")["spec"]["template"]["spec"]["containers"][0][
-        "command"
-    ] == ["vigil", "db", "upgrade"]
+    assert manifests.get("Job", "vigil-db-upgrade-0-1-0")["spec"]["template"]["spec"]["containers"][
+        0
+    ]["command"] == ["vigil", "db", "upgrade"]
 
 
 def test_recover_is_never_cold_and_purge_scales_to_zero(manifests):
@@ -82,7 +79,7 @@ def test_recovery_trigger_routes_the_recovery_type_to_recover_with_dead_letters(
     )
     assert trigger["spec"]["subscriber"]["ref"]["name"] == "recover"
     dls = trigger["spec"]["delivery"]["deadLetterSink"]
-    assert (dls["ref"]["name"], dls["uri"]) == ("api", "/dead-letters")
+    assert (dls["ref"]["name"], dls.get("uri")) == ("dead-letters", None)
 
 
 def test_sinkbinding_gives_k_sink_to_the_publishers_only(manifests):
@@ -236,8 +233,8 @@ def test_vigil_emits_24_catalogue_types_and_the_trigger():
         ),
         (
             "Job",
-            "vigil-db-upgrade",
-            lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"][
+            "vigil-db-upgrade-0-1-0",
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"][1]["valueFrom"][
                 "secretKeyRef"
             ].update(key="uri"),
             "not defined",
@@ -288,10 +285,15 @@ def test_broken_manifest_fails_the_rules(manifests, kind, name, change, expected
             lambda d: d["spec"]["delivery"].update(retry="five"),
             "spec.delivery.retry",
         ),
-        ("Job", "vigil-db-upgrade", lambda d: d["spec"].update(backofLimit=3), "backofLimit"),
+        (
+            "Job",
+            "vigil-db-upgrade-0-1-0",
+            lambda d: d["spec"].update(backofLimit=3),
+            "backofLimit",
+        ),
         (
             "ClusterRole",
-            "vigil-nodes",
+            "vigil-monitor-nodes",
             lambda d: d["rules"][0].update(verbs="get"),
             "rules.0.verbs",
         ),

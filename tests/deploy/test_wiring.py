@@ -95,7 +95,8 @@ def router_for(endpoints):
         dead_letters = endpoints(handler=lambda headers, body: receive(headers, body))
         services = {
             "recover": recover.url,
-            "api": dead_letters.url,
+            "api": recover.url,
+            "dead-letters": dead_letters.url,
             "monitor": recover.url,
             "purge": recover.url,
         }
@@ -197,7 +198,7 @@ def test_unreachable_subscriber_is_retried_then_dead_lettered(db, endpoints):
     closed = endpoints()
     closed.stop()
     router = Router(
-        fast(load_manifests()), {"recover": closed.url, "api": dead_letters.url}
+        fast(load_manifests()), {"recover": closed.url, "dead-letters": dead_letters.url}
     ).start()
     try:
         publish(router, trigger_event("n-gone"))
@@ -265,7 +266,13 @@ def test_invalid_schedule_is_rejected(expression):
 
 def test_pingsources_resolve_to_their_services():
     network = LocalNetwork(
-        {"monitor": "http://m", "recover": "http://r", "purge": "http://p", "api": "http://a"}
+        {
+            "monitor": "http://m",
+            "recover": "http://r",
+            "purge": "http://p",
+            "api": "http://a",
+            "dead-letters": "http://d",
+        }
     )
     ticks = {t.name: t for t in build_ticks(load_manifests(MANIFESTS), network)}
     assert {n: t.sink for n, t in ticks.items()} == {

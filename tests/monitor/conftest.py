@@ -191,6 +191,7 @@ def monitor_rig(db, region_factory, monkeypatch, tmp_path):
             "VIGIL_KUBERNETES__KUBECONFIG": region.kubeconfig,
             "VIGIL_SINK": sink.url,
             "VIGIL_HOST__MONITORING_INTERVAL": "1",
+            "VIGIL_HOST__STEADY_SAMPLE_INTERVAL": "0",
             "VIGIL_FENCING__DRIVER": "redfish",
             "VIGIL_FENCING__REDFISH_URL_TEMPLATE": region.redfish_url_template,
             "VIGIL_FENCING__RETRY_MAX": "0",

@@ -53,7 +53,7 @@ def test_fenced_host_powered_off_is_reported_stopped_normal_once_then_started(mo
 
 
 def test_without_fencing_evidence_stopped_is_unknown_then_normal_once_tainted(monitor_rig):
-    rig = monitor_rig(env={"VIGIL_FENCING__DRIVER": "none"})
+    rig = monitor_rig(env={"VIGIL_FENCING__DRIVER": "taint"})
     rig.run_ticks(2)
     rig.region.power_off("compute-001")
     rig.ticks_until(lambda: rig.notifications())

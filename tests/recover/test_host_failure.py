@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tests.recover.scenario import (
@@ -324,7 +327,8 @@ def test_redfish_confirms_power_off_before_forcing_down(cloud):
     uuid = host_down(FAILED)
     assert wait_settled(uuid).status == "finished"
     disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
-    assert f"Host '{FAILED}' is powered off (Redfish PowerState Off)" in disable
+    bmc = f"redfish {region.redfish_url_template.format(host=FAILED)}"
+    assert f"Host '{FAILED}' is powered off ({bmc} reports Off)" in disable
     assert region.server(server)["host"] != FAILED
 
 
@@ -339,7 +343,8 @@ def test_redfish_confirms_power_off_before_forcing_down(cloud):
     ],
     ids=["force-down", "fixed-wait"],
 )
-def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, mode):
+def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, mode, caplog):
+    caplog.set_level("WARNING", logger="shared.recovery.host_tasks")
     region = cloud(env=lambda r: {**redfish(r), **mode})
     make_segment("auto", [f"compute-00{i}" for i in range(6)])
     server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
@@ -347,8 +352,44 @@ def test_a_host_still_powered_on_is_fenced_by_redfish_before_evacuation(cloud, m
     uuid = host_down(FAILED)
     assert wait_settled(uuid).status == "finished"
     disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
-    assert f"Host '{FAILED}' was still powered on: sent Redfish ForceOff" in disable
+    bmc = f"redfish {region.redfish_url_template.format(host=FAILED)}"
+    assert f"Host '{FAILED}' was still powered on: sent ForceOff through {bmc}" in disable
     assert region.server(server)["host"] != FAILED and region.evacuation_count(server) == 1
+    assert f"host {FAILED} powered off by Vigil through {bmc}: Off confirmed" in caplog.messages
+
+
+def ipmi(region) -> dict[str, str]:
+    """Every host's IPMI BMC from a BMC map, its login from a Secret-style folder."""
+    addresses = region.start_ipmi(logins={FAILED: ["fence", "fence-pw"]})
+    secret = Path(region.workdir) / "bmc-secret"
+    secret.mkdir()
+    (secret / "username").write_text("fence")
+    (secret / "password").write_text("fence-pw")
+    bmc_map = Path(region.workdir) / "bmc-map.yaml"
+    bmc_map.write_text(
+        json.dumps({"hosts": {FAILED: {"address": addresses[FAILED], "credentials": str(secret)}}})
+    )
+    return {
+        "VIGIL_FENCING__DRIVER": "ipmi",
+        "VIGIL_FENCING__BMC_MAP_FILE": str(bmc_map),
+        "VIGIL_FENCING__RETRY_INTERVAL": "0.05",
+    }
+
+
+def test_a_host_still_powered_on_is_fenced_by_ipmi_before_evacuation(cloud, caplog):
+    caplog.set_level("WARNING", logger="shared.recovery.host_tasks")
+    region = cloud(env=ipmi)
+    make_segment("auto", [f"compute-00{i}" for i in range(6)])
+    server = region.boot_server(FAILED, metadata={"HA_Enabled": "True"})
+    region.stop_service(FAILED, "nova-compute")
+    uuid = host_down(FAILED)
+    assert wait_settled(uuid).status == "finished"
+    assert region.power_state(FAILED) == "off"
+    bmc = f"ipmi {region.ipmi_addresses[FAILED]}"
+    disable = [e["message"] for e in details(uuid)[0]["progress_details"]]
+    assert f"Host '{FAILED}' was still powered on: sent ForceOff through {bmc}" in disable
+    assert f"host {FAILED} powered off by Vigil through {bmc}: Off confirmed" in caplog.messages
+    assert region.server(server)["host"] != FAILED
 
 
 def test_unreachable_fencing_fails_before_anything_is_forced_down(cloud):

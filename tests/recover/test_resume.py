@@ -246,7 +246,8 @@ def test_an_unreachable_cloud_api_ends_error_with_the_reason(cloud, api):
     row = wait_settled(uuid)
     assert row.status == "error" and row.lease_owner is None
     assert row.message.startswith("Failed to execute host failure flow for notification")
-    assert ("authenticate" if api == "keystone" else "Nova GET /os-services failed") in row.message
+    reason = "authenticate" if api == "keystone" else "Negotiating the compute microversion failed"
+    assert reason in row.message
     region.set_api_down(api, down=False)
     assert region.evacuation_count(server) == 0
 
@@ -289,6 +290,7 @@ def test_an_expired_token_is_renewed_once_and_recovery_goes_on(cloud):
     second = region.boot_server("compute-001", metadata={"HA_Enabled": "True"})
     region.power_off("compute-000")
     assert wait_settled(host_down("compute-000")).status == "finished"
+    since = len(region.request_log)
     time.sleep(2)  # the session's token is now expired in the cloud
     region.power_off("compute-001")
     row = wait_settled(host_down("compute-001"))
@@ -297,9 +299,11 @@ def test_an_expired_token_is_renewed_once_and_recovery_goes_on(cloud):
         region.server(first)["host"] != "compute-000"
         and region.server(second)["host"] != "compute-001"
     )
-    logins = [r for r in region.request_log if r[:3] == ("keystone", "POST", "/v3/auth/tokens")]
-    assert len(logins) == 2
-    assert ("nova", 401) in [(r[0], r[3]) for r in region.request_log]
+    later = region.request_log[since:]
+    logins = [r for r in later if r[:3] == ("keystone", "POST", "/v3/auth/tokens")]
+    refused = [r for r in later if (r[0], r[3]) == ("nova", 401)]
+    # Each expiry (one, or more on a slow machine) is met by one 401 and one new login.
+    assert refused and len(logins) == len(refused)
 
 
 def test_an_owner_paused_past_its_lease_wakes_to_find_it_taken_and_touches_nothing(

@@ -1,0 +1,66 @@
+"""Redfish through OpenStack's sushy: read a ComputerSystem's PowerState, send Reset ForceOff."""
+
+from __future__ import annotations
+
+import logging
+
+import sushy
+from sushy import exceptions as sushy_errors
+
+from shared.power.bmcmap import Bmc
+from shared.power.errors import PowerError
+
+# sushy warns on every BMC without a SessionService before it falls back to basic auth.
+logging.getLogger("sushy.main").setLevel(logging.ERROR)
+
+_AUTH = {"basic": sushy.auth.BasicAuth, "session": sushy.auth.SessionAuth}
+
+
+class RedfishDriver:
+    """One sushy connection per BMC address and user, kept while the driver lives."""
+
+    name = "redfish"
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self._roots: dict[tuple[str, str | None], sushy.Sushy] = {}
+
+    def _root(self, bmc: Bmc) -> sushy.Sushy:
+        key = (bmc.address, bmc.username)
+        if key not in self._roots:
+            auth_class = _AUTH.get(bmc.auth, sushy.auth.SessionOrBasicAuth)
+            self._roots[key] = sushy.Sushy(
+                f"{bmc.address}/redfish/v1",
+                verify=bmc.verify,
+                auth=auth_class(username=bmc.username or "", password=bmc.password or ""),
+                server_side_retries=0,
+                read_timeout=self.timeout,
+                connect_timeout=self.timeout,
+            )
+        return self._roots[key]
+
+    def _system(self, bmc: Bmc):
+        try:
+            return self._root(bmc).get_system(bmc.system)
+        except (sushy_errors.SushyError, ValueError) as exc:
+            self._roots.pop((bmc.address, bmc.username), None)
+            raise PowerError(f"Redfish {bmc.describe()}: {_reason(exc)}") from exc
+
+    def power_state(self, bmc: Bmc) -> str:
+        state = self._system(bmc).power_state
+        if state is None:
+            raise PowerError(f"Redfish {bmc.describe()} reports no PowerState")
+        # Only Off is off: PoweringOn/PoweringOff are a host in motion, never proof.
+        return "off" if state == sushy.PowerState.OFF else "on"
+
+    def force_off(self, bmc: Bmc) -> None:
+        system = self._system(bmc)
+        try:
+            system.reset_system(sushy.ResetType.FORCE_OFF)
+        except (sushy_errors.SushyError, ValueError) as exc:
+            raise PowerError(f"Redfish {bmc.describe()} ForceOff: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
