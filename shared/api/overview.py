@@ -18,7 +18,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from shared import deadletters, gate_decisions
-from shared.api import listing, policy
+from shared import listing
+from shared.api import policy
 from shared.api.handlers import Reply
 from shared.db import db_now, session_scope
 from shared.models import (
