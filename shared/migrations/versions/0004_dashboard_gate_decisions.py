@@ -3,16 +3,16 @@
 Until now a safety gate holding verdicts back was only logged and emitted as a CloudEvent; the
 dashboard's "why was this host not reported?" needs it stored.
 
-Revision ID: 0003_dashboard
-Revises: 0002_api
+Revision ID: 0004_dashboard
+Revises: 0003_metrics
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0003_dashboard"
-down_revision = "0002_api"
+revision = "0004_dashboard"
+down_revision = "0003_metrics"
 branch_labels = None
 depends_on = None
 
