@@ -184,7 +184,8 @@ _UNAVAILABLE_CLASSES = ("08", "53", "57")
 def is_unavailable(error: BaseException) -> bool:
     """True for a database that is down, restarting, unreachable or saturated: a retryable
     503 for callers, never their fault and never a bug."""
-    if isinstance(error, (exc.TimeoutError, exc.DisconnectionError)):
+    # pg8000 lets a reset during its connection handshake out as a bare ConnectionError.
+    if isinstance(error, (exc.TimeoutError, exc.DisconnectionError, ConnectionError)):
         return True
     if not isinstance(error, exc.DBAPIError):
         return False
