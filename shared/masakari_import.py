@@ -23,7 +23,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     create_engine,
-    func,
     inspect,
     select,
     text,
@@ -500,12 +499,3 @@ def apply(
             done += len(batch)
             if progress:
                 progress(table.label, done, total)
-
-
-def vigil_counts(url: str) -> dict[str, int]:
-    """Rows per imported table in Vigil, soft-deleted included (for the summary)."""
-    with session_scope(url) as session:
-        return {
-            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Segment, Host, Notification, VMove)
-        }

@@ -52,6 +52,7 @@ class _Bar:
     """A rich progress bar per table on a terminal; silent otherwise."""
 
     def __init__(self, plan: mi.Plan) -> None:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         self.progress = Progress(
@@ -59,7 +60,7 @@ class _Bar:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            transient=False,
+            console=Console(stderr=True),
         )
         self.tasks = {
             t.label: self.progress.add_task(t.label, total=len(t.new) + len(t.updates) or 1)
@@ -83,41 +84,59 @@ def _fail(message: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from shared.db import DatabaseNotConfigured, session_scope
-    from shared.migrate import current
+    from sqlalchemy import exc as sa_exc
+
     from vigil.database import resolve_url
 
     try:
         source = mi.read_source(args.source)
         with resolve_url(args.database_url) as url:
-            head = _head()
-            if current(url) != head:
-                return _fail(f"Vigil's database is not at schema {head}: run `vigil db upgrade`")
-            with session_scope(url) as session:
-                plan = mi.plan(source, session)
-            _report(plan, args.dry_run)
-            refusal = _refusal(plan)
-            if args.dry_run:
-                return 1 if refusal else 0
-            if refusal:
-                return _fail(refusal)
-            bar = _Bar(plan) if sys.stderr.isatty() and plan.writes else nullcontext(None)
-            with bar as progress:
-                mi.apply(plan, url, progress, args.batch_rows)
-            print(f"imported {plan.writes} rows")
+            try:
+                return _import(source, url, args)
+            except sa_exc.IntegrityError as exc:
+                return _fail(
+                    f"a row changed in Vigil's database while importing ({exc.orig}); the "
+                    "batches written so far are complete: run the import again"
+                )
+            except sa_exc.OperationalError as exc:
+                return _fail(f"cannot reach Vigil's database at {mi.redacted(url)}: {exc.orig}")
     except mi.ImportRefused as exc:
         return _fail(str(exc))
-    except DatabaseNotConfigured as exc:
-        return _fail(str(exc))
+
+
+def _import(source: mi.Source, url: str, args: argparse.Namespace) -> int:
+    from shared.db import session_scope
+
+    newest = _schema_behind(url)
+    if newest:
+        return _fail(f"Vigil's database is not at schema {newest}: run `vigil db upgrade`")
+    with session_scope(url) as session:
+        plan = mi.plan(source, session)
+    _report(plan, args.dry_run)
+    refusal = _refusal(plan)
+    if args.dry_run:
+        return 1 if refusal else 0
+    if refusal:
+        return _fail(refusal)
+    bar = _Bar(plan) if sys.stderr.isatty() and plan.writes else nullcontext(None)
+    with bar as progress:
+        mi.apply(plan, url, progress, args.batch_rows)
+    print(f"imported {plan.writes} rows")
     return 0
 
 
-def _head() -> str | None:
+def _schema_behind(url: str) -> str | None:
+    """The newest revisions, when Vigil's database is not at all of them; else None."""
+    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
+    from shared.db import get_engine
     from shared.migrate import MIGRATIONS
 
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+    with get_engine(url).connect() as conn:
+        applied = set(MigrationContext.configure(conn).get_current_heads())
+    return None if applied == heads else ", ".join(sorted(heads))
 
 
 def register(sub, db_sub) -> None:

@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from shared import deadletters, gate_decisions
-from shared import listing
+from shared import deadletters, gate_decisions, listing
 from shared.api import policy
 from shared.api.handlers import Reply
 from shared.db import db_now, session_scope

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -311,3 +312,69 @@ def test_an_unknown_recovery_method_is_refused(masakari, run_import):
 def test_a_payload_that_is_not_json_is_refused(masakari, run_import):
     masakari.sql("UPDATE notifications SET payload = 'not json' WHERE type = 'VM'")
     refused(run_import(masakari.url), "payload is not a JSON object")
+
+
+def test_on_a_terminal_the_import_shows_a_progress_bar_per_table(masakari, db):
+    """The command as a user types it, its stderr on a pseudo-terminal."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vigil = Path(sys.executable).with_name("vigil")
+    controller, terminal = pty.openpty()
+    result = subprocess.run(
+        [str(vigil), "db", "import-masakari", "--from", masakari.url, "--database-url", db],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        timeout=120,
+        env=dict(os.environ, COLUMNS="100", TERM="xterm"),
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert result.returncode == 0
+    text = shown.decode(errors="replace")
+    for table, rows in (("segments", 4), ("hosts", 7), ("notifications", 3)):
+        assert re.search(rf"{table}.*{rows}/{rows}", text), text
+    assert "imported 14 rows" in result.stdout.decode()
+
+
+def test_a_vigil_database_not_at_the_newest_schema_is_refused(masakari, run_import, postgres):
+    empty = postgres.create_database("vigil_never_upgraded")
+    outcome = run_import(masakari.url, "--database-url", empty)
+    assert outcome.status == 1
+    assert "Vigil's database is not at schema" in outcome.err and "vigil db upgrade" in outcome.err
+
+
+@pytest.mark.parametrize("revision", ["8f848eb45d03", "8bdf5929c5a6"])
+def test_older_masakari_schemas_are_imported(masakari, run_import, revision):
+    """What Masakari's own migrations add after each revision is taken away again: before
+    13adff5efb9a notifications have no segment uuid (Vigil takes it from the host), before
+    8bdf5929c5a6 there is no vmoves table."""
+    statements = [
+        "ALTER TABLE notifications DROP COLUMN failover_segment_uuid, DROP COLUMN message",
+        f"UPDATE masakari_alembic_version SET version_num = '{revision}'",
+    ]
+    if revision == "8f848eb45d03":
+        statements.append("DROP TABLE vmoves")
+    masakari.sql(*statements)
+    outcome = run_import(masakari.url)
+    assert outcome.status == 0, outcome.err
+    assert f"Masakari schema {revision}" in outcome.out
+    with session_scope() as session:
+        rows = session.execute(
+            select(Notification.failover_segment_uuid, Host.failover_segment_id).join(
+                Host, Host.uuid == Notification.source_host_uuid
+            )
+        ).all()
+    assert len(rows) == 3 and all(mine == hosts for mine, hosts in rows)

@@ -283,7 +283,18 @@ function renderHeader(summary) {
 
 // ---------------------------------------------------------------- one refresh
 
-const cache = { details: new Map() };
+// Details of notifications already shown, and each host's health with when and in which
+// settled state it was read: a large region's timelines are re-read less often (about 10
+// hosts a second), except a host whose state changed, which is re-read at once.
+const cache = { details: new Map(), health: new Map(), capacity: new Map() };
+// Capacity is computed from Placement and Nova on every request: asked for twice a minute.
+const CAPACITY_EVERY_MS = 30000;
+
+function healthDue(host, count) {
+  const known = cache.health.get(host.uuid);
+  if (!known || known.state !== host.settled_state) return true;
+  return Date.now() - known.at >= Math.max(INTERVAL_MS, 100 * count);
+}
 
 async function refresh() {
   const [summaryReply, listReply, gatesReply, lettersReply] = await Promise.all([
@@ -295,20 +306,24 @@ async function refresh() {
   const summary = summaryReply.summary;
   const hosts = summary.segments.flatMap((seg) => seg.hosts.map((h) => [seg, h]));
   const hostNames = new Map(hosts.map(([, h]) => [h.uuid, h.name]));
-  const health = new Map();
-  const capacity = new Map();
   const notifications = listReply.notifications;
   const watched = notifications.filter((n, i) => ACTIVE.has(n.status) || i < 4 || !cache.details.has(n.notification_uuid));
   const details = new Map();
   const vmoves = new Map();
   await Promise.all([
-    ...hosts.map(async ([seg, h]) => {
-      const reply = await get(`/v1/segments/${seg.uuid}/hosts/${h.uuid}/health?limit=${SAMPLES}`);
-      if (reply.status === 200) health.set(h.uuid, reply.body.health);
-    }),
-    ...summary.segments.map(async (seg) => {
-      capacity.set(seg.uuid, await get(`/v1/segments/${seg.uuid}/capacity`));
-    }),
+    ...hosts
+      .filter(([, h]) => healthDue(h, hosts.length))
+      .map(async ([seg, h]) => {
+        const reply = await get(`/v1/segments/${seg.uuid}/hosts/${h.uuid}/health?limit=${SAMPLES}`);
+        if (reply.status === 200) {
+          cache.health.set(h.uuid, { at: Date.now(), state: h.settled_state, health: reply.body.health });
+        }
+      }),
+    ...summary.segments
+      .filter((seg) => Date.now() - ((cache.capacity.get(seg.uuid) || {}).at || 0) >= CAPACITY_EVERY_MS)
+      .map(async (seg) => {
+        cache.capacity.set(seg.uuid, { at: Date.now(), reply: await get(`/v1/segments/${seg.uuid}/capacity`) });
+      }),
     ...watched.map(async (n) => {
       const [detail, moves] = await Promise.all([
         get(`/v1/notifications/${n.notification_uuid}`),
@@ -321,6 +336,8 @@ async function refresh() {
   for (const [id, detail] of details) cache.details.set(id, { detail, vmoves: vmoves.get(id) });
 
   renderHeader(summary);
+  const health = new Map([...cache.health].map(([uuid, known]) => [uuid, known.health]));
+  const capacity = new Map([...cache.capacity].map(([uuid, known]) => [uuid, known.reply]));
   renderSegments(summary, health, capacity);
   replace(
     "notifications",
