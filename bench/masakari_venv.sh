@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv-masakari with masakari-api 22.0.0 and pg8000, for bench/api_notifications.py's
+# Creates .venv-masakari with masakari-api 22.0.0 and psycopg2, for bench/api_notifications.py's
 # side-by-side run. Idempotent: does nothing when the venv already holds masakari 22.0.0.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,4 +10,4 @@ if "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.versio
 fi
 "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$venv/bin/python" -m pip install -q "masakari==22.0.0" pg8000
+"$venv/bin/python" -m pip install -q "masakari==22.0.0" psycopg2-binary

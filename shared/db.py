@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+import pg8000.legacy
 from pg8000.converters import timestamp_in
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
@@ -45,6 +47,7 @@ def get_engine(url: str | None = None) -> Engine:
         if engine is None:
             engine = create_engine(url, pool_size=10, max_overflow=40, pool_recycle=1800)
             _install_pool_hooks(engine)
+            _cache_statement_conversion()
             _engines[url] = engine
         return engine
 
@@ -63,6 +66,28 @@ def _timestamp(data: str) -> Any:
         return dt.datetime.fromisoformat(data)
     except ValueError:
         return timestamp_in(data)
+
+
+def _cache_statement_conversion() -> None:
+    """pg8000 rescans every statement character by character to turn SQLAlchemy's ``%s``
+    placeholders into ``$n`` (a sixth of a notification POST's CPU). For positional styles the
+    result depends on the statement text alone, and SQLAlchemy sends the same few texts over
+    and over, so each is converted once."""
+    convert = pg8000.legacy.convert_paramstyle
+    if getattr(convert, "cached", False):
+        return
+
+    @functools.lru_cache(maxsize=1024)
+    def converted(style: str, query: str) -> str:
+        return convert(style, query, ())[0]
+
+    def cached(style: str, query: str, args: Any) -> tuple[str, Any]:
+        if style in ("format", "numeric", "qmark"):
+            return converted(style, query), args
+        return convert(style, query, args)
+
+    cached.cached = True  # type: ignore[attr-defined]
+    pg8000.legacy.convert_paramstyle = cached
 
 
 def _install_pool_hooks(engine: Engine) -> None:
@@ -159,7 +184,8 @@ _UNAVAILABLE_CLASSES = ("08", "53", "57")
 def is_unavailable(error: BaseException) -> bool:
     """True for a database that is down, restarting, unreachable or saturated: a retryable
     503 for callers, never their fault and never a bug."""
-    if isinstance(error, (exc.TimeoutError, exc.DisconnectionError)):
+    # pg8000 lets a reset during its connection handshake out as a bare ConnectionError.
+    if isinstance(error, (exc.TimeoutError, exc.DisconnectionError, ConnectionError)):
         return True
     if not isinstance(error, exc.DBAPIError):
         return False

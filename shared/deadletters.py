@@ -27,12 +27,12 @@ from flask import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import delete, select, text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session
 
 from shared import errors
-from shared.db import session_scope, utcnow
+from shared.db import is_unavailable, session_scope, utcnow
 from shared.models import DeadLetter
 from shared.settings import get_settings
 
@@ -231,15 +231,12 @@ def serve(request: Request) -> Response:
         detail = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
         if isinstance(detail, dict) and str(detail.get("C", "")).startswith("22"):
             return _fault(errors.InvalidInput(reason=str(detail.get("M", "value refused"))))
-        if (
-            not isinstance(exc, (OperationalError, InterfaceError))
-            and not exc.connection_invalidated
-        ):
+        if not is_unavailable(exc):
             raise
         log.error("dead letter not stored, database unavailable: %s", exc)
         return _fault(errors.ServiceUnavailable(service="The database"))
-    except SATimeoutError as exc:
-        log.error("dead letter not stored, database pool saturated: %s", exc)
+    except (SATimeoutError, ConnectionError) as exc:
+        log.error("dead letter not stored, database unavailable or saturated: %s", exc)
         return _fault(errors.ServiceUnavailable(service="The database"))
     return Response(json.dumps(reply), status=status, content_type="application/json")
 

@@ -78,7 +78,8 @@ def _outside_v1(request: Request, path: str) -> Response:
     return faults.json_reply(300, discovery.choices(base, path))
 
 
-_DATABASE_ERRORS = (DBAPIError, SATimeoutError, DisconnectionError)
+# ConnectionError: pg8000 lets a reset during its connection handshake out unwrapped.
+_DATABASE_ERRORS = (DBAPIError, SATimeoutError, DisconnectionError, ConnectionError)
 
 
 def _database_trouble(exc: Exception, request_id: str) -> errors.VigilError:

@@ -6,11 +6,13 @@ The test runs its own embedded PostgreSQL (vigil/localdb.py) so it can stop and 
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
@@ -33,12 +35,15 @@ CLIENTS = 6
 class Restartable:
     """An embedded PostgreSQL on a fixed folder and port, so it can come back as it was."""
 
-    data_dir: object
     port: int
+    data_dir: Path | None = None
     server: localdb.LocalDatabase | None = None
 
     def start(self) -> None:
+        """The first start makes the folder (as localdb does for its own); later ones reuse it."""
         self.server = localdb.start(self.data_dir, self.port, durable=False)
+        self.data_dir = self.server.data_dir
+        self.server._owned_dir = False
 
     def stop_fast(self) -> None:
         """PostgreSQL's fast shutdown: sessions are ended, then the server exits."""
@@ -50,11 +55,13 @@ class Restartable:
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 @pytest.fixture
-def restartable(tmp_path, served, noauth, monkeypatch):
-    db = Restartable(tmp_path / "pg", localdb.free_port())
+def restartable(served, noauth, monkeypatch):
+    db = Restartable(localdb.free_port())
     db.start()
     assert db.server is not None
     upgrade(db.server.url)
@@ -135,7 +142,17 @@ def assert_unavailable(r: requests.Response) -> None:
     assert int(r.headers["Retry-After"]) > 0
 
 
-def test_database_restart_under_load_is_503_never_500_and_loses_nothing(served, restartable):
+@pytest.fixture
+def sink_function(restartable):
+    """The dead-letter sink function, on the same database."""
+    server = serve_function("deadletters")
+    yield server
+    server.stop()
+
+
+def test_database_restart_under_load_is_503_never_500_and_loses_nothing(
+    served, restartable, sink_function
+):
     host = add_host(add_segment("seg"), "compute-0")
     load = Load(served.url, host.name)
     threads = load.run()
@@ -145,11 +162,7 @@ def test_database_restart_under_load_is_503_never_500_and_loses_nothing(served, 
 
         # While the database is down, the api and the dead-letter sink both say "retry later".
         headers, body = dead_letter()
-        sink = serve_function("deadletters", signature="http")
-        try:
-            assert_unavailable(requests.post(sink.url, headers=headers, data=body))
-        finally:
-            sink.stop()
+        assert_unavailable(requests.post(sink_function.url, headers=headers, data=body))
         assert_unavailable(requests.get(served.url + "/v1/notifications"))
         wait_for(lambda: load.count(503) >= 10, "503s from the clients while the database is down")
 
