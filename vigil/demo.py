@@ -344,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
         warmup = 2 * go_duration_seconds(args.tick) + 1
         with console.status("letting the monitor see every host alive…"):
             time.sleep(warmup)
-            _wait_until_alive(local.database_url, computes, time.monotonic() + args.timeout)
+            _wait_until_alive(local.migrated_url, computes, time.monotonic() + args.timeout)
 
         local.simulated.power_off(failed)
         timeline.zero = time.monotonic()

@@ -200,6 +200,13 @@ class LocalVigil:
         return self._temp
 
     @property
+    def migrated_url(self) -> str:
+        """The database every function uses, once it is started and migrated."""
+        if self.database_url is None:
+            raise RuntimeError("the database is not started yet")
+        return self.database_url
+
+    @property
     def simulated(self) -> Region:
         """The simulated region this run started (there is none against a real cloud)."""
         if self.region is None:

@@ -52,7 +52,7 @@ class LocalMariaDB:
 
     def create_database(self, name: str, *, fresh: bool = False) -> str:
         """Create ``name`` (dropped first when ``fresh``) and return its URL."""
-        import pymysql  # type: ignore[import-untyped]
+        import pymysql
 
         conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root")
         try:
@@ -92,7 +92,7 @@ class LocalMariaDB:
 
 def start(data_dir: Path | None = None, *, timeout: float = 60.0) -> LocalMariaDB:
     """Initialise ``data_dir`` (a fresh temporary one when None) and start MariaDB on it."""
-    import pymysql  # type: ignore[import-untyped]  # noqa: F401 - fail here, not after a timeout, when the driver is missing
+    import pymysql  # noqa: F401 - fail here, not after a timeout, when the driver is missing
 
     server = _binary("mariadbd", "mysqld")
     install_db = _binary("mariadb-install-db", "mysql_install_db")

@@ -132,7 +132,7 @@ def _match(path: str, method: str) -> tuple[str, dict[str, str]] | None:
             continue
         if candidate.endswith("/") and endpoint != "versions":
             return None
-        return endpoint, params
+        return endpoint, dict(params)
     return None
 
 

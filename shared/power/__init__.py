@@ -33,7 +33,7 @@ class Fence:
 
     def __init__(self, settings: Settings):
         cfg = settings.fencing
-        self.name = cfg.driver or "redfish"
+        self.name: str = cfg.driver or "redfish"
         self.directory = BmcDirectory(cfg)
         self._drivers: dict[str, RedfishDriver | IpmiDriver] = {
             "redfish": RedfishDriver(cfg.timeout),
