@@ -141,7 +141,7 @@ def _host(row: Host, state: HostMonitorState | None, sample: HealthSample | None
 def summary(session: Session) -> SummaryView:
     # Imported here: the monitor's module pulls in the Kubernetes client, which the api's
     # other routes never need.
-    from shared.health.cycle import HOLD_JOB, TICK_JOB
+    from shared.health.jobs import HOLD_JOB, TICK_JOB
 
     now = db_now(session)
     segments = list(

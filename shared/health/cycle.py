@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from shared import capacity, errors
 from shared.db import db_now, session_scope
 from shared.health import fencing, gates, probes, restore
+from shared.health.jobs import HOLD_JOB, TICK_JOB
 from shared.health.matrix import Matrix, MatrixError, load_matrix
 from shared.health.sampling import Sample, combine, lease_stale, nova_verdict
 from shared.health.signals import (
@@ -45,8 +46,6 @@ from shared.settings import KUBELET_RENEWAL_SECONDS, Settings, get_settings
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "monitor"
-TICK_JOB = "monitor.tick"
-HOLD_JOB = "monitor.partition-hold"
 # Seconds past the suspect threshold at which the extra round for a late Lease runs: the
 # API server's Date header counts whole seconds, so its clock reads up to 1 s behind.
 SUSPECT_MARGIN = 1.0
