@@ -119,6 +119,9 @@ def _install_pool_hooks(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("SELECT 1")
+            # The ping opened a transaction; end it, so the caller's first statement starts a
+            # fresh one (SET TRANSACTION, and now() read at the caller's moment, need that).
+            dbapi_connection.rollback()
         except Exception as error:
             raise exc.DisconnectionError(str(error)) from error
         finally:

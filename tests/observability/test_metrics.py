@@ -41,6 +41,15 @@ def test_metrics_answer_without_a_token_and_every_vigil_figure_is_prefixed(db, s
     assert found.value("process_resident_memory_bytes") is not None
 
 
+def test_a_scrape_on_a_connection_that_sat_idle_still_reads_the_database(db, served, monkeypatch):
+    """A pooled connection idle past the ping threshold is pinged at checkout; the scrape's
+    snapshot transaction must still start fresh on it (it failed before: database_up 0)."""
+    monkeypatch.setattr("shared.db.IDLE_PING_SECONDS", 0.0)
+    scrape(served.url)
+    again = scrape(served.url)
+    assert again.value("vigil_database_up") == 1
+
+
 def test_notifications_are_counted_by_type_and_status(metrics):
     make_segment("auto", ["compute-000", "compute-001", "compute-002"])
     created = [notify(f"compute-00{i}", "COMPUTE_HOST", STOPPED) for i in range(3)]
