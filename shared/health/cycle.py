@@ -7,7 +7,6 @@ live in PostgreSQL, so any instance can run the next tick.
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import json
 import logging
 import threading
@@ -29,7 +28,14 @@ from shared.db import db_now, session_scope
 from shared.health import fencing, gates, probes, restore
 from shared.health.jobs import HOLD_JOB, TICK_JOB
 from shared.health.matrix import Matrix, MatrixError, load_matrix
-from shared.health.sampling import Sample, combine, lease_stale, nova_verdict
+from shared.health.sampling import (
+    Sample,
+    combine,
+    lease_stale,
+    nova_only_patterns,
+    nova_verdict,
+    watched_through_nova,
+)
 from shared.health.signals import (
     ChannelUnavailable,
     KubernetesWatch,
@@ -258,10 +264,6 @@ def _matrix(settings: Settings) -> Matrix | None:
         return None
 
 
-def _patterns(settings: Settings) -> list[str]:
-    return [p.strip() for p in settings.host.nova_only_hosts.split(",") if p.strip()]
-
-
 def _log_unmatched(
     hosts: dict[str, Registered], nodes: dict[str, NodeSignal], nova_only: set[str], settings
 ) -> None:
@@ -301,7 +303,7 @@ class Monitor:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        patterns = _patterns(settings)
+        patterns = nova_only_patterns(settings)
         use_kubernetes = kubernetes_configured(settings) or not patterns
         self.kubernetes = KubernetesWatch(settings) if use_kubernetes else None
         self.patterns = patterns
@@ -372,11 +374,7 @@ class Monitor:
         except ChannelUnavailable as exc:
             return _drop(result, gates.Partition(str(exc)), hold, now, settings)
         self._schedule(nodes)
-        nova_only = {
-            n
-            for n in hosts
-            if n not in nodes and any(fnmatch.fnmatchcase(n, p) for p in self.patterns)
-        }
+        nova_only = {n for n in hosts if n not in nodes and watched_through_nova(self.patterns, n)}
         _log_unmatched(hosts, nodes, nova_only, settings)
         kube_hosts = sorted(set(hosts) & set(nodes))
         networks = _probe(settings, kube_hosts)

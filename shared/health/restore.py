@@ -5,7 +5,7 @@ service and clears ``on_maintenance`` by hand. With ``[host_return] enabled``, e
 round looks at the hosts Vigil itself put on maintenance (their latest COMPUTE_HOST recovery
 finished and nobody changed the host since) that have settled alive for the hold period and are
 not flapping, and checks them live: Node Ready, a fresh Lease, the BMC (when there is one) says
-on. Then, in Nova 34's order (recovery.md §15.1): clear ``forced_down`` — Nova refuses until the
+on; a host watched through Nova alone (no Node) needs its BMC to say on. Then, in Nova 34's order (recovery.md §15.1): clear ``forced_down`` — Nova refuses until the
 host's nova-compute has restarted, which is retried next round — wait until the service is seen
 ``up``, enable it if Vigil disabled it (judged by the disable reason), and only then clear
 ``on_maintenance``. Enabling a service Nova still counts down would leave the host unschedulable
@@ -14,10 +14,12 @@ host's nova-compute has restarted, which is retried next round — wait until th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,8 @@ from sqlalchemy.orm import Session
 from shared import events
 from shared.clients import CloudConfigError, kubernetes_client
 from shared.db import db_now, session_scope, utcnow
+from shared.health.sampling import nova_only_patterns, watched_through_nova
+from shared.health.signals import kubernetes_configured
 from shared.models import Host, HostMonitorState, Notification, Segment
 from shared.power import Fence, PowerError, power_fence
 from shared.recovery.lifecycle import host_payload
@@ -121,30 +125,51 @@ def _candidates(session: Session, settings: Settings) -> list[Candidate]:
 
 
 def _check_alive(settings: Settings, fence: Fence | None, name: str) -> None:
-    """Raise NotYet unless the Node is Ready with a fresh Lease and the BMC (if any) says on."""
-    from kubernetes import client
-    from urllib3.exceptions import HTTPError
+    """Raise NotYet unless the host is healthy by every signal the monitor watches it with.
 
-    timeout = settings.safety.api_timeout
-    try:
-        api = kubernetes_client()
-        node = _json(
-            client.CoreV1Api(api).read_node(name, _request_timeout=timeout, _preload_content=False)
-        )[0]
+    A host with a selected Node needs it Ready, untainted, with a fresh Lease, and the BMC (if
+    any) saying on. A host watched through Nova alone (``nova_only_hosts``) has only its BMC
+    to say it is powered on; Nova's ``up`` is checked on the way back itself.
+    """
+    node = _selected_node(settings, name) if kubernetes_configured(settings) else None
+    if node is None:
+        if not watched_through_nova(nova_only_patterns(settings), name):
+            raise NotYet("no Kubernetes Node is selected for it")
+        if fence is None:
+            raise NotYet("it has no Node and no BMC to prove it powered on")
+    else:
+        _check_node(settings, node, name)
+    if fence is not None and fence.power_state(name) != "on":
+        raise NotYet("its BMC reports it powered off")
+
+
+def _selected_node(settings: Settings, name: str) -> dict | None:
+    """The host's Node when the monitor's label selector picks it, else None."""
+    from kubernetes import client
+
+    with _kubernetes_answers():
+        reply = client.CoreV1Api(kubernetes_client()).list_node(
+            label_selector=settings.kubernetes.monitoring_node_labels or None,
+            field_selector=f"metadata.name={name}",
+            _request_timeout=settings.safety.api_timeout,
+            _preload_content=False,
+        )
+        items = _json(reply)[0].get("items") or []
+    return items[0] if items else None
+
+
+def _check_node(settings: Settings, node: dict, name: str) -> None:
+    from kubernetes import client
+
+    with _kubernetes_answers():
         lease, server_time = _json(
-            client.CoordinationV1Api(api).read_namespaced_lease(
+            client.CoordinationV1Api(kubernetes_client()).read_namespaced_lease(
                 name,
                 settings.kubernetes.lease_namespace,
-                _request_timeout=timeout,
+                _request_timeout=settings.safety.api_timeout,
                 _preload_content=False,
             )
         )
-    except client.ApiException as exc:
-        raise NotYet(
-            f"Kubernetes answered {exc.status} {exc.reason} for its Node or Lease"
-        ) from exc
-    except (HTTPError, OSError, CloudConfigError) as exc:
-        raise NotYet(f"Kubernetes unreachable: {exc}") from exc
     conditions = (node.get("status") or {}).get("conditions") or []
     ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), None)
     if ready != "True":
@@ -159,8 +184,22 @@ def _check_alive(settings: Settings, fence: Fence | None, name: str) -> None:
     age = (server_time - _naive(dt.datetime.fromisoformat(renewed))).total_seconds()
     if age > settings.kubernetes.lease_grace_seconds:
         raise NotYet(f"its Lease is {age:.0f} s old")
-    if fence is not None and fence.power_state(name) != "on":
-        raise NotYet("its BMC reports it powered off")
+
+
+@contextlib.contextmanager
+def _kubernetes_answers() -> Iterator[None]:
+    """Kubernetes refusing or unreachable means not yet, never an error of the round."""
+    from kubernetes import client
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except client.ApiException as exc:
+        raise NotYet(
+            f"Kubernetes answered {exc.status} {exc.reason} for its Node or Lease"
+        ) from exc
+    except (HTTPError, OSError, CloudConfigError) as exc:
+        raise NotYet(f"Kubernetes unreachable: {exc}") from exc
 
 
 def _json(response) -> tuple[dict, dt.datetime | None]:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.health.matrix import Matrix
 from shared.health.signals import NodeSignal, NovaSignal
+from shared.settings import Settings
+
+
+def nova_only_patterns(settings: Settings) -> list[str]:
+    """``[host] nova_only_hosts``: hosts without a Node, watched through Nova and the BMC."""
+    return [p.strip() for p in settings.host.nova_only_hosts.split(",") if p.strip()]
+
+
+def watched_through_nova(patterns: list[str], name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 @dataclass

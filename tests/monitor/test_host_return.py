@@ -120,6 +120,43 @@ def test_the_way_back_never_fires_for_a_flapping_host_or_before_the_hold(monitor
     assert on_maintenance() and on_maintenance("compute-002")
 
 
+NO_NODE = {
+    **WAY_BACK,
+    "VIGIL_KUBERNETES__MONITORING_NODE_LABELS": f"kubernetes.io/hostname notin ({HOST})",
+    "VIGIL_HOST__NOVA_ONLY_HOSTS": HOST,
+}
+
+
+@pytest.mark.parametrize(
+    "kubernetes",
+    [{}, {"VIGIL_KUBERNETES__KUBECONFIG": ""}],
+    ids=["node-not-selected", "no-kubernetes-at-all"],
+)
+def test_a_recovered_host_without_a_node_returns_once_its_bmc_says_on_and_nova_up(
+    monitor_rig, kubernetes
+):
+    rig = monitor_rig(hosts=4, env={**NO_NODE, **kubernetes})
+    recovered(rig.region)
+    rig.region.power_off(HOST)
+    assert return_recovered_hosts(get_settings()) == []  # the BMC says off
+    assert on_maintenance() and rig.region.service(HOST)["forced_down"] is True
+    rig.region.power_on(HOST)
+    assert return_recovered_hosts(get_settings()) == [HOST]
+    service = rig.region.service(HOST)
+    assert (service["forced_down"], service["status"], on_maintenance()) == (
+        False,
+        "enabled",
+        False,
+    )
+
+
+def test_a_host_without_a_node_and_outside_nova_only_hosts_never_returns(monitor_rig):
+    rig = monitor_rig(hosts=4, env={**NO_NODE, "VIGIL_HOST__NOVA_ONLY_HOSTS": ""})
+    recovered(rig.region)
+    assert return_recovered_hosts(get_settings()) == []
+    assert on_maintenance() and rig.region.service(HOST)["forced_down"] is True
+
+
 def test_a_host_changed_by_the_operator_after_its_recovery_is_left_alone(monitor_rig):
     rig = monitor_rig(hosts=4, env=WAY_BACK)
     recovered(rig.region)
