@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from pyghmi import exceptions as pyghmi_errors
 from pyghmi.ipmi import command
@@ -36,7 +38,25 @@ class IpmiDriver:
         self.timeout = timeout
 
     def _run(self, bmc: Bmc, call):
+        """pyghmi retries on its own for about 5 s whatever it is asked; the caller gets an
+        answer or an error within ``timeout`` (the call itself ends in its own thread)."""
         host, port = _address(bmc)
+        done: Future = Future()
+        worker = threading.Thread(
+            target=self._call,
+            args=(bmc, host, port, call, done),
+            name=f"ipmi-{bmc.host}",
+            daemon=True,
+        )
+        worker.start()
+        try:
+            return done.result(timeout=self.timeout)
+        except FutureTimeout:
+            raise PowerError(
+                f"IPMI {bmc.describe()}: no answer within {self.timeout:g} s"
+            ) from None
+
+    def _call(self, bmc: Bmc, host: str, port: int, call, done: Future) -> None:
         key = (host, port, bmc.username, bmc.password)
         with _registry:
             lock = _locks.setdefault(key, threading.Lock())
@@ -47,11 +67,13 @@ class IpmiDriver:
                     session = _sessions[key] = command.Command(
                         host, bmc.username or "", bmc.password or "", port=port
                     )
-                return call(session)
+                done.set_result(call(session))
             except (pyghmi_errors.PyghmiException, OSError) as exc:
                 _sessions.pop(key, None)
                 reason = str(exc) if str(exc) not in ("", "None") else "no answer"
-                raise PowerError(f"IPMI {bmc.describe()}: {reason}") from exc
+                done.set_exception(PowerError(f"IPMI {bmc.describe()}: {reason}"))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                done.set_exception(exc)
 
     def power_state(self, bmc: Bmc) -> str:
         reply = self._run(bmc, lambda s: s.get_power())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,26 @@ def test_ipmi_with_a_wrong_password_or_an_unreachable_bmc_gives_no_answer(region
     region.set_api_down("ipmi")
     with pytest.raises(PowerError):
         fence.power_state("compute-005")
+
+
+def test_ipmi_gives_up_on_a_silent_bmc_at_the_fencing_timeout_not_at_pyghmis(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # takes packets, never answers
+        silent.bind(("127.0.0.1", 0))
+        fence = fence_for(
+            tmp_path,
+            {
+                "defaults": {"driver": "ipmi"},
+                "hosts": {
+                    "compute-006": {
+                        "address": f"127.0.0.1:{silent.getsockname()[1]}",
+                        "credentials": secret(tmp_path / "good", "admin", "vigil-sim-bmc"),
+                    }
+                },
+            },
+            timeout=1,
+        )
+        with pytest.raises(PowerError, match="no answer within 1 s"):
+            fence.power_state("compute-006")
 
 
 def test_a_group_secret_and_address_template_serve_every_matching_host(region, tmp_path):
