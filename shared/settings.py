@@ -256,8 +256,8 @@ class HostReturn(BaseModel):
     hold_seconds: int = Field(
         600,
         ge=0,
-        description="seconds the host must stay alive (Node Ready, fresh Lease, not flapping) "
-        "before it is returned",
+        description="seconds the host must stay alive (Node Ready and a fresh Lease, or Nova `up` "
+        "for a host without a Node; not flapping) before it is returned",
     )
 
 
