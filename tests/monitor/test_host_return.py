@@ -60,18 +60,23 @@ def on_maintenance(host: str = HOST) -> bool:
         return session.scalar(select(Host.on_maintenance).where(Host.name == host))
 
 
+def back_in_service(region, host: str = HOST) -> bool:
+    """Unforced, enabled and off maintenance: what an operator would have cleared by hand."""
+    service = region.service(host)
+    return (service["forced_down"], service["status"], on_maintenance(host)) == (
+        False,
+        "enabled",
+        False,
+    )
+
+
 def test_a_recovered_healthy_host_is_returned_to_service(monitor_rig, caplog):
     caplog.set_level("WARNING", logger="shared.health.restore")
     rig = monitor_rig(hosts=4, env=WAY_BACK)
     host_uuid = recovered(rig.region)
     assert rig.region.model.schedule(1, only=HOST) is None
     assert return_recovered_hosts(get_settings()) == [HOST]
-    service = rig.region.service(HOST)
-    assert (service["forced_down"], service["status"], on_maintenance()) == (
-        False,
-        "enabled",
-        False,
-    )
+    assert back_in_service(rig.region)
     assert rig.region.model.schedule(1, only=HOST) == HOST  # schedulable again
     assert (
         f"host {HOST} returned to service: forced_down cleared, compute service enabled, "
@@ -142,12 +147,7 @@ def test_a_recovered_host_without_a_node_returns_once_its_bmc_says_on_and_nova_u
     assert on_maintenance() and rig.region.service(HOST)["forced_down"] is True
     rig.region.power_on(HOST)
     assert return_recovered_hosts(get_settings()) == [HOST]
-    service = rig.region.service(HOST)
-    assert (service["forced_down"], service["status"], on_maintenance()) == (
-        False,
-        "enabled",
-        False,
-    )
+    assert back_in_service(rig.region)
 
 
 def test_a_host_without_a_node_and_outside_nova_only_hosts_never_returns(monitor_rig):
