@@ -309,6 +309,7 @@ class Monitor:
         self.patterns = patterns
         self.states: dict[str, HostState] | None = None
         self.recent: dict[str, list[str]] = {}
+        self.unanswered: set[str] = set()  # hosts whose BMC did not answer, for quieter logs
         self.stored: dict[str, Stored] = {}
         self._suspect_due: float | None = None  # monotonic time of an extra round
         self._dues: dict[tuple[str, dt.datetime | None], float] = {}
@@ -403,7 +404,7 @@ class Monitor:
                 verdict,
                 fenced=fencing.TAINT_EVIDENCE if node and node.out_of_service else None,
             )
-        evidence = fencing.Evidence(settings)
+        evidence = fencing.Evidence(settings, self.unanswered)
         self._suspects(samples, hosts, evidence)
 
         partition = _partition(

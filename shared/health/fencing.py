@@ -47,7 +47,9 @@ def power_check(settings: Settings) -> PowerCheck | None:
         return None
 
 
-def _checked(driver: PowerCheck, host: str, cfg: Fencing, quick: bool) -> tuple[bool, str | None]:
+def _checked(
+    driver: PowerCheck, host: str, cfg: Fencing, quick: bool, unanswered: set[str]
+) -> tuple[bool, str | None]:
     """``(answered, evidence)`` for one host.
 
     The full read asks up to ``retry_max`` more times on errors (Masakari's ipmi_retry_max); the
@@ -57,11 +59,18 @@ def _checked(driver: PowerCheck, host: str, cfg: Fencing, quick: bool) -> tuple[
     tries = 1 if quick else cfg.retry_max + 1
     for attempt in range(tries):
         try:
-            return True, f"{driver.name}:off" if driver.is_off(host) else None
+            off = driver.is_off(host)
         except PowerCheckError as exc:
-            log.warning("power check of %s failed (try %d): %s", host, attempt + 1, exc)
+            level = logging.INFO if host in unanswered else logging.WARNING
+            unanswered.add(host)
+            log.log(level, "power check of %s failed (try %d): %s", host, attempt + 1, exc)
             if attempt + 1 < tries:
                 time.sleep(cfg.retry_interval)
+            continue
+        if host in unanswered:
+            unanswered.discard(host)
+            log.warning("power check of %s answers again", host)
+        return True, f"{driver.name}:off" if off else None
     return False, None
 
 
@@ -72,8 +81,11 @@ class Evidence:
     (quick read) is reused when the same host is reported, and the driver is built once.
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, unanswered: set[str] | None = None):
         self.settings = settings
+        # Hosts whose BMC did not answer last time, kept by the caller across rounds: a suspect
+        # is read every round, and its silent BMC is warned about once, not every round.
+        self.unanswered = unanswered if unanswered is not None else set()
         self._driver: PowerCheck | None = None
         self._driver_built = False
         self.answers: dict[str, str | None] = {}  # hosts the controller answered for
@@ -115,7 +127,7 @@ class Evidence:
             return evidence
         cfg = self.settings.fencing
         with ThreadPoolExecutor(max_workers=min(16, len(unproven))) as pool:
-            results = pool.map(lambda h: _checked(driver, h, cfg, quick), unproven)
+            results = pool.map(lambda h: _checked(driver, h, cfg, quick, self.unanswered), unproven)
             for host, (answered, found) in zip(unproven, results, strict=True):
                 evidence[host] = found
                 if answered:

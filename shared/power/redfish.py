@@ -43,7 +43,11 @@ class RedfishDriver:
                 f"{bmc.address}/redfish/v1",
                 verify=bmc.verify,
                 auth=auth_class(username=bmc.username or "", password=bmc.password or ""),
-                server_side_retries=0,
+                # Vigil retries itself (retry_max x retry_interval, or the next round). sushy
+                # reads 0 as "3 transport tries, 2 s apart"; 2 tries 0.2 s apart still cover a
+                # keep-alive connection the BMC dropped, and a silent BMC costs two timeouts.
+                server_side_retries=2,
+                server_side_retries_delay=0.2,
                 read_timeout=self.timeout,
                 connect_timeout=self.timeout,
             )

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import Settings
+from shared.health import fencing
+from shared.settings import Settings, get_settings
 from tests.monitor.test_monitor_scenarios import STOPPED_NORMAL, STOPPED_UNKNOWN, payloads
 from tests.monitor.test_network_probes import probe_env
 
@@ -71,6 +72,32 @@ def test_power_controller_unreachable_falls_back_to_todays_rule(monitor_rig):
     assert deciding.lease_age > GRACE and deciding.nova_state == "down"
     assert "down" not in [s.verdict for s in earlier]
     assert any(s.lease_age > SUSPECT for s in earlier)  # suspected for a while, unproven
+
+
+def test_a_silent_bmc_is_warned_about_once_and_again_when_it_answers(monitor_rig, caplog):
+    rig = monitor_rig(time_scale=SCALE)
+    caplog.set_level("INFO", logger="shared.health.fencing")
+    unanswered: set[str] = set()
+
+    def read_power() -> None:  # as each round does for a suspect
+        fencing.Evidence(get_settings(), unanswered).proof(["compute-001"], set())
+
+    rig.region.set_api_down("redfish")
+    for _ in range(3):
+        read_power()
+    rig.region.set_api_down("redfish", False)
+    read_power()
+    said = [
+        (r.levelname, r.getMessage().split(":")[0])
+        for r in caplog.records
+        if r.getMessage().startswith("power check of compute-001")
+    ]
+    assert said == [
+        ("WARNING", "power check of compute-001 failed (try 1)"),
+        ("INFO", "power check of compute-001 failed (try 1)"),
+        ("INFO", "power check of compute-001 failed (try 1)"),
+        ("WARNING", "power check of compute-001 answers again"),
+    ]
 
 
 def test_management_network_cut_is_not_reported(monitor_rig, tmp_path):
