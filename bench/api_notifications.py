@@ -3,7 +3,7 @@
 Both APIs run as their own server process with one worker on the same embedded PostgreSQL in
 the same run: Vigil's ``api`` function under functions-framework (gunicorn, one worker, 16
 threads, noauth, a real HTTP event sink), masakari-api 22.0.0 from ``.venv-masakari`` (created
-by bench/masakari_venv.sh; noauth2, fake RPC transport, its own database made with
+by scripts/masakari-venv; noauth2, fake RPC transport, its own database made with
 ``masakari-manage db sync``, and ``notification_delay_max = 0``: Masakari 22 otherwise sleeps
 up to 5 s before each notification, so the comparison would measure that pause, not work). Rounds alternate between the two; the best round of each is
 compared and the POST-throughput ratio printed. Then the 1,000- and 100-row lists are read from
@@ -319,7 +319,9 @@ api_paste_config = {paste}
 
 def start_masakari(database_url: str, workdir: Path) -> Server:
     """masakari-api 22.0.0 on its own database of the same PostgreSQL."""
-    subprocess.run(["bash", str(ROOT / "bench" / "masakari_venv.sh")], check=True)
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "masakari-venv")], check=True, stdout=subprocess.DEVNULL
+    )
     port = localdb.free_port()
     conf = workdir / "masakari.conf"
     conf.write_text(

@@ -160,7 +160,8 @@ def main() -> int:
             f"region: {args.hosts} hosts, {args.hosts * args.servers_per_host} servers, process pinned to cores "
             f"{sorted(os.sched_getaffinity(proc.pid))}; ready in {boot:.1f} s (process start included)"
         )
-        rss = int(open(f"/proc/{proc.pid}/status").read().split("VmRSS:")[1].split()[0]) // 1024
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        rss = int(status.split("VmRSS:")[1].split()[0]) // 1024
         print(f"region resident memory: {rss} MiB")
         rng = random.Random(7)
         hosts = [f"compute-{i:03d}" for i in range(args.hosts)]
