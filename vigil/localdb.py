@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,24 +201,49 @@ def start(
     db = LocalDatabase(data_dir=data_dir, port=port, process=process, _owned_dir=owned)
     atexit.register(db.stop)
 
+    wait_until_serving(
+        "PostgreSQL",
+        process,
+        port,
+        log_path,
+        ready=lambda: db.create_database(db.database),
+        timeout=timeout,
+        stop=db.stop,
+        error=LocalDatabaseError,
+    )
+    return db
+
+
+def wait_until_serving(
+    name: str,
+    process: subprocess.Popen,
+    port: int,
+    log_path: Path,
+    ready: Callable[[], object],
+    timeout: float,
+    stop: Callable[[], object],
+    error: type[Exception],
+) -> None:
+    """Poll a just-started server until ``ready()`` succeeds over its port.
+
+    A server accepts TCP before it answers SQL, so any failure means "not up yet" until the
+    deadline; the process exiting meanwhile is an ``error`` carrying the end of its log.
+    """
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
-            raise LocalDatabaseError(f"PostgreSQL exited at start (port {port}):\n{tail}")
+            raise error(f"{name} exited at start (port {port}):\n{tail}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 pass
-            db.create_database(db.database)
-            break
-        except Exception as exc:  # any refusal means "not up yet" until the deadline
+            ready()
+            return
+        except Exception as exc:
             if time.monotonic() > deadline:
-                db.stop()
-                raise LocalDatabaseError(
-                    f"PostgreSQL did not accept connections within {timeout}s"
-                ) from exc
-            time.sleep(0.1)
-    return db
+                stop()
+                raise error(f"{name} did not accept connections within {timeout}s") from exc
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual check

@@ -10,14 +10,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vigil.localdb import free_port
+from vigil.localdb import free_port, wait_until_serving
 
 INSTALL_HINT = (
     "MariaDB is not installed: run `bash scripts/mariadb-install` (as root: "
@@ -141,19 +139,14 @@ def start(data_dir: Path | None = None, *, timeout: float = 60.0) -> LocalMariaD
         )
     db = LocalMariaDB(data_dir=folder, port=port, process=process, _owned_dir=owned)
     atexit.register(db.stop)
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise MariaDBError(f"MariaDB exited at start (port {port}):\n{tail}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                pass
-            db.create_database("mysql")
-            return db
-        except Exception:  # noqa: BLE001 - the server accepts TCP before it answers SQL
-            pass
-        if time.monotonic() > deadline:
-            db.stop()
-            raise MariaDBError(f"MariaDB did not accept connections within {timeout}s")
-        time.sleep(0.2)
+    wait_until_serving(
+        "MariaDB",
+        process,
+        port,
+        log_path,
+        ready=lambda: db.create_database("mysql"),
+        timeout=timeout,
+        stop=db.stop,
+        error=MariaDBError,
+    )
+    return db
