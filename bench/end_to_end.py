@@ -22,14 +22,12 @@ figures; asserts nothing. The last line is for scripts (fenced path).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import math
 import os
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +40,9 @@ from shared.clients import reset_clients  # noqa: E402
 from shared.db import session_scope  # noqa: E402
 from shared.health.cycle import Monitor  # noqa: E402
 from shared.migrate import upgrade  # noqa: E402
-from shared.models import Base, Host, Notification, Segment  # noqa: E402
+from shared.models import Base, Notification  # noqa: E402
 from shared.settings import get_settings  # noqa: E402
+from tests.monitor.conftest import register as monitor_register  # noqa: E402
 from tests.recover.broker import Broker  # noqa: E402
 from tests.servers import serve_function  # noqa: E402
 from vigil import localdb  # noqa: E402
@@ -57,31 +56,12 @@ MASAKARI_THREADS = 3
 
 
 def register(names: list[str]) -> None:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """A clean database holding one segment of ``names``, as the API would store it."""
     with session_scope() as session:
         session.execute(
             text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} CASCADE")
         )
-        segment = Segment(
-            uuid=str(uuid.uuid4()),
-            name="bench-e2e",
-            service_type="COMPUTE",
-            recovery_method="auto",
-            created_at=now,
-        )
-        session.add(segment)
-        session.flush()
-        session.add_all(
-            Host(
-                uuid=str(uuid.uuid4()),
-                name=name,
-                type="COMPUTE",
-                control_attributes="SSH",
-                failover_segment_id=segment.uuid,
-                created_at=now,
-            )
-            for name in names
-        )
+    monitor_register({"bench-e2e": names})
 
 
 class Rounds(threading.Thread):

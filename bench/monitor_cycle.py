@@ -16,7 +16,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,8 +26,9 @@ from shared.clients import reset_clients
 from shared.db import get_engine, session_scope
 from shared.health.signals import read_kubernetes, read_nova
 from shared.migrate import upgrade
-from shared.models import HealthSample, Host, Notification, Segment
+from shared.models import HealthSample, Notification
 from shared.settings import get_settings
+from tests.monitor.conftest import register as monitor_register
 from vigil import localdb
 from vigilsim.region import Region
 
@@ -57,30 +57,13 @@ class StatementCounter:
 
 
 def register(names: list[str], segment_size: int = 100) -> None:
-    """Hosts in segments of ``segment_size``, bulk-inserted as the API would store them."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    with session_scope() as session:
-        for start in range(0, len(names), segment_size):
-            seg = Segment(
-                uuid=str(uuid.uuid4()),
-                name=f"bench-{start}",
-                service_type="COMPUTE",
-                recovery_method="auto",
-                created_at=now,
-            )
-            session.add(seg)
-            session.flush()
-            session.add_all(
-                Host(
-                    uuid=str(uuid.uuid4()),
-                    name=n,
-                    type="COMPUTE",
-                    control_attributes="SSH",
-                    failover_segment_id=seg.uuid,
-                    created_at=now,
-                )
-                for n in names[start : start + segment_size]
-            )
+    """Hosts in segments of ``segment_size``, stored as the API would store them."""
+    monitor_register(
+        {
+            f"bench-{start}": names[start : start + segment_size]
+            for start in range(0, len(names), segment_size)
+        }
+    )
 
 
 def configure(region, url: str, workdir: str) -> None:
