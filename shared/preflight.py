@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from shared.redaction import hide_password
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +177,25 @@ def problems(environ: Mapping[str, str] | None = None) -> list[str]:
     return found
 
 
-def check_at_start(function: str) -> None:
+def check_at_start(function: str, needs_fencing: bool = False) -> None:
     """Refuse to serve with broken settings: log each problem, then stop the process the way
-    gunicorn treats as fatal (the Revision never becomes Ready, the log says why)."""
+    gunicorn treats as fatal (the Revision never becomes Ready, the log says why).
+
+    ``needs_fencing`` (the monitor): without a fencing choice every real failure would be
+    reported unproven and ignored, silently, so that is a refusal too.
+    """
     found = problems()
-    if not found:
+    if found:
+        for line in found:
+            log.error("%s: %s", function, line)
+        log.error("%s: not started: %d settings problem(s) above", function, len(found))
+        raise SystemExit(WORKER_BOOT_ERROR)
+    if not needs_fencing:
         return
-    for line in found:
-        log.error("%s: %s", function, line)
-    log.error("%s: not started: %d settings problem(s) above", function, len(found))
-    raise SystemExit(WORKER_BOOT_ERROR)
+    from shared.power import FencingNotChosen, require_fencing_choice
+
+    try:
+        log.info("%s: fencing: %s", function, require_fencing_choice(get_settings()))
+    except FencingNotChosen as exc:
+        log.critical("%s refuses to start: %s", function, exc)
+        raise SystemExit(WORKER_BOOT_ERROR) from None

@@ -12,22 +12,15 @@ from shared import logs
 from shared.events import PING_TYPE
 from shared.health.cycle import run_tick
 from shared.health.matrix import MatrixError, load_matrix
-from shared.power import FencingNotChosen, require_fencing_choice
-from shared.preflight import WORKER_BOOT_ERROR, check_at_start
+from shared.preflight import check_at_start
 from shared.settings import get_settings
 
 logs.setup("monitor")
 log = logging.getLogger("vigil.monitor")
 
-check_at_start("monitor")  # refuse to serve with broken settings (shared/preflight.py)
+check_at_start("monitor", needs_fencing=True)  # broken settings or no fencing choice: refuse
 
 WAKE_TYPES = (PING_TYPE, "dev.knative.apiserver.resource.")
-
-try:  # without a fencing choice every real failure would be ignored, silently: refuse to start
-    log.info("fencing: %s", require_fencing_choice(get_settings()))
-except FencingNotChosen as exc:
-    log.critical("monitor refuses to start: %s", exc)
-    raise SystemExit(WORKER_BOOT_ERROR) from None
 
 try:  # reject a bad matrix at start, loudly; cycles keep running without probe verdicts
     load_matrix(get_settings().consul.matrix_config_file)
