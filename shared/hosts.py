@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from oslo_utils import uuidutils
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,28 @@ from shared.settings import get_settings
 from shared.writes import announced, apply_changes, ended, insert
 
 log = logging.getLogger(__name__)
+
+# The monitor's settled view of a host, as the health API and the dashboard's summary show it.
+MONITOR_STATE_FIELDS = (
+    "settled_state",
+    "settled_since",
+    "last_reported",
+    "last_reported_at",
+    "fencing_evidence",
+    "pending_transition",
+    "flapping_until",
+)
+
+
+def monitor_state_fields(state: HostMonitorState | None, view: type[BaseModel]) -> dict[str, Any]:
+    """The ``view``'s monitor-state fields read from ``state`` (all None for a host never
+    sampled)."""
+    return {
+        name: getattr(state, name) if state else None
+        for name in MONITOR_STATE_FIELDS
+        if name in view.model_fields
+    }
+
 
 SORT_KEYS = {
     "id", "uuid", "name", "reserved", "type", "control_attributes", "on_maintenance",
@@ -197,11 +220,6 @@ def host_health(session: Session, segment_id: str, host_id: str, limit: int) -> 
     return HostHealthView(
         host_uuid=row.uuid,
         host_name=row.name,
-        settled_state=state.settled_state if state else None,
-        settled_since=state.settled_since if state else None,
-        last_reported=state.last_reported if state else None,
-        last_reported_at=state.last_reported_at if state else None,
-        fencing_evidence=state.fencing_evidence if state else None,
-        flapping_until=state.flapping_until if state else None,
+        **monitor_state_fields(state, HostHealthView),
         samples=[HealthSampleView.model_validate(s) for s in samples],
     ).model_dump(mode="json")

@@ -4,6 +4,7 @@ PostgreSQL in ``$VIGIL_HOME/pgdata`` (default ``~/.vigil``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -42,11 +43,9 @@ def write_dev_state(database_url: str, api_url: str) -> Path:
 
 def clear_dev_state() -> None:
     path = dev_state_file()
-    try:
+    with contextlib.suppress(OSError, ValueError):  # gone or unreadable: nothing to clear
         if json.loads(path.read_text()).get("pid") == os.getpid():
             path.unlink()
-    except (OSError, ValueError):
-        pass
 
 
 def running_dev_database() -> tuple[int, str] | None:

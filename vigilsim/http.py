@@ -8,6 +8,7 @@ reset, and a Kubernetes watch streams chunks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import socketserver
@@ -224,10 +225,8 @@ class HttpServer:
                     self.close_connection = True
 
             def finish(self):
-                try:
-                    super().finish()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    super().finish()  # the client left first
 
         self.date_header = date_header
         self.idle_timeout = idle_timeout

@@ -129,6 +129,16 @@ def _field_selector(selector: str | None):
     return lambda name: name == wanted["name"]
 
 
+def _watch_window(req: Request) -> tuple[float, int]:
+    """A watch's end (monotonic; ``timeoutSeconds``, else 30 min) and the version it resumes at."""
+    timeout = req.arg("timeoutSeconds")
+    try:
+        deadline = time.monotonic() + (float(timeout) if timeout else 1800.0)
+        return deadline, int(req.arg("resourceVersion") or 0)
+    except ValueError:
+        raise KubeError(400, "invalid timeoutSeconds or resourceVersion") from None
+
+
 def _lease_version(cloud_seconds: float) -> int:
     """Lease resourceVersions count cloud milliseconds: a renewal is newer than any version
     handed out before it, so a watch resumes from a list without missing one."""
@@ -614,12 +624,7 @@ class Kubernetes:
 
     def _watch(self, req: Request) -> Response:
         selected = self._selected(req)
-        timeout = req.arg("timeoutSeconds")
-        try:
-            deadline = time.monotonic() + (float(timeout) if timeout else 1800.0)
-            since = int(req.arg("resourceVersion") or 0)
-        except ValueError:
-            raise KubeError(400, "invalid timeoutSeconds or resourceVersion") from None
+        deadline, since = _watch_window(req)
         model = self.model
         stopping = self.region._stopping
 
@@ -680,12 +685,7 @@ class Kubernetes:
         most half a real second) rather than polling; a BOOKMARK follows each batch when asked
         for (``allowWatchBookmarks``).
         """
-        timeout = req.arg("timeoutSeconds")
-        try:
-            deadline = time.monotonic() + (float(timeout) if timeout else 1800.0)
-            since = int(req.arg("resourceVersion") or 0)
-        except ValueError:
-            raise KubeError(400, "invalid timeoutSeconds or resourceVersion") from None
+        deadline, since = _watch_window(req)
         bookmarks = (req.arg("allowWatchBookmarks") or "").lower() in ("1", "true")
         model = self.model
         stopping = self.region._stopping

@@ -21,6 +21,7 @@ from shared import deadletters, gate_decisions, listing
 from shared.api import policy
 from shared.api.handlers import Reply
 from shared.db import db_now, session_scope
+from shared.hosts import monitor_state_fields
 from shared.models import (
     DeadLetter,
     HealthSample,
@@ -126,13 +127,7 @@ def _host(row: Host, state: HostMonitorState | None, sample: HealthSample | None
         type=row.type,
         reserved=row.reserved,
         on_maintenance=row.on_maintenance,
-        settled_state=state.settled_state if state else None,
-        settled_since=state.settled_since if state else None,
-        last_reported=state.last_reported if state else None,
-        last_reported_at=state.last_reported_at if state else None,
-        fencing_evidence=state.fencing_evidence if state else None,
-        pending_transition=state.pending_transition if state else None,
-        flapping_until=state.flapping_until if state else None,
+        **monitor_state_fields(state, HostSummary),
         last_verdict=sample.verdict if sample else None,
         last_sampled_at=sample.sampled_at if sample else None,
     )
