@@ -16,6 +16,7 @@ Vigil with 100,000 notifications stored. Prints figures; asserts nothing about s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -266,11 +267,9 @@ def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"server exited; see {log}:\n{log.read_text()[-2000:]}")
-        try:
+        with contextlib.suppress(requests.RequestException):  # not listening yet
             if requests.get(url, timeout=2).status_code < 500:
                 return
-        except requests.RequestException:
-            pass
         time.sleep(0.2)
     raise SystemExit(f"server at {url} not ready within {timeout}s; see {log}")
 
