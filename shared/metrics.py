@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.db import DatabaseNotConfigured, get_engine, is_unavailable
+from shared.db import DatabaseNotConfigured, get_engine
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class StateCollector(Collector):
             "vigil_database_up", "1 when the scrape could read Vigil's PostgreSQL database"
         )
         try:
-            families = self._read_once_more_after_a_dropped_connection()
+            families = self._read()
         except (SQLAlchemyError, DatabaseNotConfigured, OSError) as exc:
             log.warning("metrics: database not readable, state metrics left out: %s", exc)
             up.add_metric([], 0)
@@ -237,17 +237,6 @@ class StateCollector(Collector):
         )
         took.add_metric([], time.perf_counter() - started)
         yield took
-
-    def _read_once_more_after_a_dropped_connection(self) -> list[Metric]:
-        """A pooled connection the server closed (a restart, an idle drop) fails the first read;
-        the pool then discards it, so only a second failure means the database is down."""
-        try:
-            return self._read()
-        except SQLAlchemyError as exc:
-            if not is_unavailable(exc):
-                raise
-            log.info("metrics: read again on a fresh connection after: %s", exc)
-            return self._read()
 
     def _read(self) -> list[Metric]:
         try:

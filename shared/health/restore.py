@@ -5,11 +5,12 @@ service and clears ``on_maintenance`` by hand. With ``[host_return] enabled``, e
 round looks at the hosts Vigil itself put on maintenance (their latest COMPUTE_HOST recovery
 finished and nobody changed the host since) that have settled alive for the hold period and are
 not flapping, and checks them live: Node Ready, a fresh Lease, the BMC (when there is one) says
-on; a host watched through Nova alone (no Node) needs its BMC to say on. Then, in Nova 34's order (recovery.md §15.1): clear ``forced_down`` — Nova refuses until the
-host's nova-compute has restarted, which is retried next round — wait until the service is seen
-``up``, enable it if Vigil disabled it (judged by the disable reason), and only then clear
-``on_maintenance``. Enabling a service Nova still counts down would leave the host unschedulable
-("No valid host") until its nova-compute restarted again.
+on; a host watched through Nova alone (no Node) needs its BMC to say on. Then, in Nova 34's
+order (recovery.md §15.1): clear ``forced_down`` — Nova refuses until the host's nova-compute
+has restarted, which is retried next round — wait until the service is seen ``up``, enable it
+if Vigil disabled it (judged by the disable reason), and only then clear ``on_maintenance``.
+Enabling a service Nova still counts down would leave the host unschedulable ("No valid host")
+until its nova-compute restarted again.
 """
 
 from __future__ import annotations
