@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from shared.db import utcnow
+from shared.models import VMove
 from tests.api.conftest import Api, noauth, served  # noqa: F401  (fixtures)
 from tests.recover.conftest import broker, cloud, recover_fn  # noqa: F401  (fixtures)
 
@@ -44,3 +49,23 @@ def scrape(url: str) -> Scrape:
 def metrics(db, served, noauth):  # noqa: F811
     """``metrics()`` scrapes the served api once."""
     return lambda: scrape(served.url)
+
+
+def evacuation(
+    notification: str, status: str, seconds: float | None, name: str = "vm", ago: float = 1800
+) -> VMove:
+    """An evacuation vmove that started ``ago`` seconds back and took ``seconds`` (None: not
+    ended)."""
+    start = utcnow() - dt.timedelta(seconds=ago)
+    return VMove(
+        uuid=str(uuid.uuid4()),
+        notification_uuid=notification,
+        instance_uuid=str(uuid.uuid4()),
+        instance_name=name,
+        source_host="compute-000",
+        type="evacuation",
+        status=status,
+        start_time=start,
+        end_time=None if seconds is None else start + dt.timedelta(seconds=seconds),
+        created_at=start,
+    )

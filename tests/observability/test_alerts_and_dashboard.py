@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import uuid
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,8 @@ import requests
 import yaml
 
 from shared.db import session_scope, utcnow
-from shared.models import DeadLetter, HealthSample, HostMonitorState, JobRun, RecoveryAttempt, VMove
-from tests.observability.conftest import scrape
+from shared.models import DeadLetter, HealthSample, HostMonitorState, JobRun, RecoveryAttempt
+from tests.observability.conftest import evacuation, scrape
 from tests.recover.scenario import make_segment, notify
 
 FOLDER = Path(__file__).resolve().parents[2] / "infra" / "observability"
@@ -68,27 +67,8 @@ def _populate() -> None:
                     started_at=start,
                     ended_at=now,
                 ),
-                VMove(
-                    uuid=str(uuid.uuid4()),
-                    notification_uuid=created,
-                    instance_uuid=str(uuid.uuid4()),
-                    instance_name="vm",
-                    type="evacuation",
-                    status="succeeded",
-                    start_time=start,
-                    end_time=now,
-                    created_at=start,
-                ),
-                VMove(
-                    uuid=str(uuid.uuid4()),
-                    notification_uuid=created,
-                    instance_uuid=str(uuid.uuid4()),
-                    instance_name="vm2",
-                    type="evacuation",
-                    status="ongoing",
-                    start_time=start,
-                    created_at=start,
-                ),
+                evacuation(created, "succeeded", 60, ago=60),
+                evacuation(created, "ongoing", None, name="vm2", ago=60),
                 DeadLetter(
                     received_at=now, event_id="x", event_type="t", source="s", attributes={}
                 ),

@@ -18,10 +18,9 @@ from shared.models import (
     JobRun,
     Notification,
     RecoveryAttempt,
-    VMove,
 )
 from shared.settings import get_settings
-from tests.observability.conftest import scrape
+from tests.observability.conftest import evacuation, scrape
 from tests.recover.scenario import make_segment, notify
 
 STOPPED = {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}
@@ -92,22 +91,6 @@ def _attempt(notification: str, number: int, seconds: float, outcome: str) -> Re
     )
 
 
-def _vmove(notification: str, seconds: float | None, status: str) -> VMove:
-    start = utcnow() - dt.timedelta(minutes=30)
-    return VMove(
-        uuid=str(uuid.uuid4()),
-        notification_uuid=notification,
-        instance_uuid=str(uuid.uuid4()),
-        instance_name="vm",
-        source_host="compute-000",
-        type="evacuation",
-        status=status,
-        start_time=start,
-        end_time=None if seconds is None else start + dt.timedelta(seconds=seconds),
-        created_at=start,
-    )
-
-
 def test_recovery_and_evacuation_histograms_are_built_from_stored_attempts_and_vmoves(metrics):
     owner = str(uuid.uuid4())
     with session_scope() as session:
@@ -116,10 +99,10 @@ def test_recovery_and_evacuation_histograms_are_built_from_stored_attempts_and_v
                 _attempt(owner, 1, 3, "failed"),
                 _attempt(owner, 2, 100, "succeeded"),
                 _attempt(str(uuid.uuid4()), 1, 40, "succeeded"),
-                _vmove(owner, 4, "succeeded"),
-                _vmove(owner, 40, "succeeded"),
-                _vmove(owner, 7, "failed"),
-                _vmove(owner, None, "ongoing"),
+                evacuation(owner, "succeeded", 4),
+                evacuation(owner, "succeeded", 40),
+                evacuation(owner, "failed", 7),
+                evacuation(owner, "ongoing", None),
             ]
         )
     found = metrics()
