@@ -27,12 +27,11 @@ from flask import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import delete, select, text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session
 
 from shared import errors
-from shared.db import is_unavailable, session_scope, utcnow
+from shared.api import body, faults
+from shared.db import session_scope, utcnow
 from shared.models import DeadLetter
 from shared.settings import get_settings
 
@@ -196,16 +195,6 @@ def _evict_oldest(session: Session) -> None:
     )
 
 
-def _fault(exc: errors.VigilError) -> Response:
-    retry_after = getattr(exc, "retry_after", None)
-    return Response(
-        json.dumps(exc.body()),
-        status=exc.code,
-        headers={"Retry-After": str(retry_after)} if retry_after is not None else {},
-        content_type="application/json; charset=UTF-8",
-    )
-
-
 def serve(request: Request) -> Response:
     """The ``deadletters`` HTTP function: POST stores a dead letter (any path), GET
     ``/healthcheck`` is the probe, GET ``/metrics`` the Prometheus text."""
@@ -214,30 +203,22 @@ def serve(request: Request) -> Response:
     if request.method == "GET" and request.path == "/metrics":
         return Response(generate_latest(), status=200, content_type=CONTENT_TYPE_LATEST)
     if request.method != "POST":
-        return _fault(errors.BadMethod("The dead-letter sink only takes POST."))
+        return faults.fault(errors.BadMethod("The dead-letter sink only takes POST."))
     limit = get_settings().dead_letters.max_event_bytes
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit or (request.content_length or 0) > limit:
+    try:
+        raw = body.read_limited(request, limit)
+    except errors.PayloadTooLarge as exc:
         DROPPED.labels(reason="too_large").inc()
         log.warning(
             "dead letter refused: body over VIGIL_DEAD_LETTERS__MAX_EVENT_BYTES=%d (%s)",
             limit,
             request.headers.get("ce-type", "structured"),
         )
-        return _fault(errors.PayloadTooLarge())
+        return faults.fault(exc)
     try:
         status, reply = receive(dict(request.headers), raw)
-    except DBAPIError as exc:
-        detail = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-        if isinstance(detail, dict) and str(detail.get("C", "")).startswith("22"):
-            return _fault(errors.InvalidInput(reason=str(detail.get("M", "value refused"))))
-        if not is_unavailable(exc):
-            raise
-        log.error("dead letter not stored, database unavailable: %s", exc)
-        return _fault(errors.ServiceUnavailable(service="The database"))
-    except (SATimeoutError, ConnectionError) as exc:
-        log.error("dead letter not stored, database unavailable or saturated: %s", exc)
-        return _fault(errors.ServiceUnavailable(service="The database"))
+    except faults.DATABASE_ERRORS as exc:
+        return faults.fault(faults.database_trouble(exc, "dead letter not stored"))
     return Response(json.dumps(reply), status=status, content_type="application/json")
 
 

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Request, Response
-from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.exc import TimeoutError as SATimeoutError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from shared import db, errors, logs, metrics
+from shared import errors, logs, metrics
 from shared.api import auth, body, discovery, faults, microversions
 from shared.api.handlers import Reply
 from shared.api.routes import ROUTES, Route, url_map
@@ -76,33 +75,6 @@ def _outside_v1(request: Request, path: str) -> Response:
         payload, content_type = metrics.exposition()
         return Response(payload, status=200, content_type=content_type)
     return faults.json_reply(300, discovery.choices(base, path))
-
-
-# ConnectionError: pg8000 lets a reset during its connection handshake out unwrapped.
-_DATABASE_ERRORS = (DBAPIError, SATimeoutError, DisconnectionError, ConnectionError)
-
-
-def _database_trouble(exc: Exception, request_id: str) -> errors.VigilError:
-    """A value PostgreSQL refuses is the caller's 400; a database that is down, restarting,
-    unreachable or saturated is a 503 with Retry-After; anything else is an unexpected 500."""
-    if isinstance(exc, DBAPIError):
-        refused = _refused_value(exc)
-        if refused:
-            return errors.InvalidInput(reason=refused)
-    if db.is_unavailable(exc):
-        log.error("database unavailable (%s): %s", request_id, exc)
-        return errors.ServiceUnavailable(service="The database")
-    log.exception("unexpected database error (%s)", request_id)
-    return faults.unexpected(exc, request_id)
-
-
-def _refused_value(exc: DBAPIError) -> str | None:
-    """PostgreSQL's data exceptions (SQLSTATE class 22, e.g. a NUL character) are bad input."""
-    code = db.sqlstate(exc)
-    if code is not None and code.startswith("22"):
-        detail = exc.orig.args[0] if exc.orig is not None and exc.orig.args else {}
-        return str(detail.get("M", "value refused by the database"))
-    return None
 
 
 def _run(route: Route, api_request: ApiRequest) -> Reply:
@@ -170,8 +142,8 @@ def _v1(request: Request, request_id: str) -> Response:
         return faults.json_reply(reply.status, reply.body, version_headers)
     except errors.VigilError as exc:
         return faults.fault(exc, version_headers)
-    except _DATABASE_ERRORS as exc:
-        return faults.fault(_database_trouble(exc, request_id), version_headers)
+    except faults.DATABASE_ERRORS as exc:
+        return faults.fault(faults.database_trouble(exc, request_id), version_headers)
     except Exception as exc:
         log.exception("unexpected error (%s)", request_id)
         return faults.fault(faults.unexpected(exc, request_id), version_headers)

@@ -13,9 +13,10 @@ from shared.settings import get_settings
 JSON_TYPES = ("application/json", "application/vnd.openstack.masakari+json")
 
 
-def read_limited(request: Request) -> bytes:
-    """The raw body, refusing more than the limit; chunked bodies stop at limit + 1 byte."""
-    limit = get_settings().max_request_body_size
+def read_limited(request: Request, limit: int | None = None) -> bytes:
+    """The raw body, refusing more than ``limit`` (default ``max_request_body_size``); chunked
+    bodies stop at limit + 1 byte."""
+    limit = get_settings().max_request_body_size if limit is None else limit
     if request.content_length is not None and request.content_length > limit:
         raise errors.PayloadTooLarge()
     stream = request.stream

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from flask import Response
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
-from shared import errors
+from shared import db, errors
+
+log = logging.getLogger(__name__)
 
 FAULT_TYPE = "application/json; charset=UTF-8"
 
@@ -42,3 +47,30 @@ def unexpected(exc: BaseException, request_id: str) -> errors.VigilError:
         "Unexpected API Error. Please report it to the operator of this Vigil deployment with "
         f"request id {request_id}; the api log has the details.\n{type(exc)}"
     )
+
+
+# ConnectionError: pg8000 lets a reset during its connection handshake out unwrapped.
+DATABASE_ERRORS = (DBAPIError, SATimeoutError, DisconnectionError, ConnectionError)
+
+
+def database_trouble(exc: Exception, request_id: str) -> errors.VigilError:
+    """A value PostgreSQL refuses is the caller's 400; a database that is down, restarting,
+    unreachable or saturated is a 503 with Retry-After; anything else is an unexpected 500."""
+    if isinstance(exc, DBAPIError):
+        refused = _refused_value(exc)
+        if refused:
+            return errors.InvalidInput(reason=refused)
+    if db.is_unavailable(exc):
+        log.error("database unavailable (%s): %s", request_id, exc)
+        return errors.ServiceUnavailable(service="The database")
+    log.exception("unexpected database error (%s)", request_id)
+    return unexpected(exc, request_id)
+
+
+def _refused_value(exc: DBAPIError) -> str | None:
+    """PostgreSQL's data exceptions (SQLSTATE class 22, e.g. a NUL character) are bad input."""
+    code = db.sqlstate(exc)
+    if code is not None and code.startswith("22"):
+        detail = exc.orig.args[0] if exc.orig is not None and exc.orig.args else {}
+        return str(detail.get("M", "value refused by the database"))
+    return None
