@@ -309,7 +309,7 @@ class Monitor:
         self.patterns = patterns
         self.states: dict[str, HostState] | None = None
         self.recent: dict[str, list[str]] = {}
-        self.unanswered: set[str] = set()  # hosts whose BMC did not answer, for quieter logs
+        self.power = fencing.PowerReader(settings)
         self.stored: dict[str, Stored] = {}
         self._suspect_due: float | None = None  # monotonic time of an extra round
         self._dues: dict[tuple[str, dt.datetime | None], float] = {}
@@ -404,7 +404,7 @@ class Monitor:
                 verdict,
                 fenced=fencing.TAINT_EVIDENCE if node and node.out_of_service else None,
             )
-        evidence = fencing.Evidence(settings, self.unanswered)
+        evidence = fencing.Evidence(settings, self.power)
         self._suspects(samples, hosts, evidence)
 
         partition = _partition(

@@ -74,27 +74,36 @@ def _checked(
     return False, None
 
 
+class PowerReader:
+    """The power driver the monitor reads BMCs with, built once per tick (the BMC map read once,
+    sushy and pyghmi sessions kept between rounds), and the hosts whose BMC stopped answering:
+    a suspect is read every round, and its silent BMC is warned about once, not every round."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._driver: PowerCheck | None = None
+        self._built = False
+        self.unanswered: set[str] = set()
+
+    def driver(self) -> PowerCheck | None:
+        if not self._built:
+            self._driver = power_check(self.settings)
+            self._built = True
+        return self._driver
+
+
 class Evidence:
     """Fencing evidence gathered during one sampling round.
 
     Each host's power state is read at most once per round: an answer found for a suspect
-    (quick read) is reused when the same host is reported, and the driver is built once.
+    (quick read) is reused when the same host is reported. The driver comes from the tick's
+    ``PowerReader``.
     """
 
-    def __init__(self, settings: Settings, unanswered: set[str] | None = None):
+    def __init__(self, settings: Settings, power: PowerReader | None = None):
         self.settings = settings
-        # Hosts whose BMC did not answer last time, kept by the caller across rounds: a suspect
-        # is read every round, and its silent BMC is warned about once, not every round.
-        self.unanswered = unanswered if unanswered is not None else set()
-        self._driver: PowerCheck | None = None
-        self._driver_built = False
+        self.power = power if power is not None else PowerReader(settings)
         self.answers: dict[str, str | None] = {}  # hosts the controller answered for
-
-    def _power_check(self) -> PowerCheck | None:
-        if not self._driver_built:
-            self._driver = power_check(self.settings)
-            self._driver_built = True
-        return self._driver
 
     def proof(self, hosts: Iterable[str], tainted: set[str]) -> dict[str, str | None]:
         """Evidence that suspects are off: the taint or one power read each, never the opt-out.
@@ -121,22 +130,17 @@ class Evidence:
                 evidence[host] = self.answers[host]
             else:
                 unproven.append(host)
-        driver = self._power_check() if unproven else None
+        driver = self.power.driver() if unproven else None
         if driver is None:
             evidence.update({host: None for host in unproven})
             return evidence
         cfg = self.settings.fencing
         with ThreadPoolExecutor(max_workers=min(16, len(unproven))) as pool:
-            results = pool.map(lambda h: _checked(driver, h, cfg, quick, self.unanswered), unproven)
+            results = pool.map(
+                lambda h: _checked(driver, h, cfg, quick, self.power.unanswered), unproven
+            )
             for host, (answered, found) in zip(unproven, results, strict=True):
                 evidence[host] = found
                 if answered:
                     self.answers[host] = found
         return evidence
-
-
-def gather_evidence(
-    settings: Settings, hosts: Iterable[str], tainted: set[str]
-) -> dict[str, str | None]:
-    """Fencing evidence per host (None: nothing proves the host is off)."""
-    return Evidence(settings).gather(hosts, tainted)

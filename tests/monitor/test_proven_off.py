@@ -77,10 +77,10 @@ def test_power_controller_unreachable_falls_back_to_todays_rule(monitor_rig):
 def test_a_silent_bmc_is_warned_about_once_and_again_when_it_answers(monitor_rig, caplog):
     rig = monitor_rig(time_scale=SCALE)
     caplog.set_level("INFO", logger="shared.health.fencing")
-    unanswered: set[str] = set()
+    power = fencing.PowerReader(get_settings())  # what one tick's rounds share
 
     def read_power() -> None:  # as each round does for a suspect
-        fencing.Evidence(get_settings(), unanswered).proof(["compute-001"], set())
+        fencing.Evidence(get_settings(), power).proof(["compute-001"], set())
 
     rig.region.set_api_down("redfish")
     for _ in range(3):
