@@ -32,6 +32,7 @@ from shared import errors, segments
 from shared.clients import CloudConfigError, openstack_connection
 from shared.db import db_now, session_scope
 from shared.events import emit
+from shared.health.jobs import CAPACITY_JOB
 from shared.models import Host, HostMonitorState, JobRun, Segment
 from shared.settings import Settings, get_settings
 
@@ -41,7 +42,6 @@ CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
 FLAVOR_KEYS = {"VCPU": "vcpus", "MEMORY_MB": "ram", "DISK_GB": "disk"}
 PLACEMENT_VERSION = "placement 1.14"
 COMPUTE_VERSION = "2.53"  # flavor embedded in server views (2.47+), service ids as uuids
-CHECK_JOB = "monitor.capacity"
 PAGE = 1000
 
 Resources = dict[str, int]
@@ -310,7 +310,7 @@ def check(settings: Settings | None = None) -> None:
         with session_scope() as session:
             now = db_now(session)
             previous = session.execute(
-                select(JobRun.last_run_at, JobRun.last_result).where(JobRun.name == CHECK_JOB)
+                select(JobRun.last_run_at, JobRun.last_result).where(JobRun.name == CAPACITY_JOB)
             ).first()
         interval = dt.timedelta(seconds=settings.capacity.check_interval)
         if previous is not None and previous.last_run_at and now - previous.last_run_at < interval:
@@ -346,7 +346,7 @@ def check(settings: Settings | None = None) -> None:
         result = {"segments": stored}
         session.execute(
             insert(JobRun)
-            .values(name=CHECK_JOB, last_run_at=now, last_result=result)
+            .values(name=CAPACITY_JOB, last_run_at=now, last_result=result)
             .on_conflict_do_update(
                 index_elements=[JobRun.name], set_={"last_run_at": now, "last_result": result}
             )

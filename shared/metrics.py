@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db import DatabaseNotConfigured, get_engine
+from shared.health.jobs import CAPACITY_JOB, HOLD_JOB, ROUND_JOB, TICK_JOB
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,12 @@ _HOSTS = text(
 )
 _MONITOR = text(
     "SELECT (now() AT TIME ZONE 'utc') AS now,"
-    " (SELECT last_run_at FROM job_runs WHERE name = 'monitor.tick') AS tick,"
-    " (SELECT max(sampled_at) FROM health_samples) AS sample,"
-    " (SELECT last_result FROM job_runs WHERE name = 'monitor.partition-hold') AS hold,"
-    " (SELECT last_result FROM job_runs WHERE name = 'monitor.capacity') AS capacity,"
+    " (SELECT last_run_at FROM job_runs WHERE name = :tick) AS tick,"
+    " (SELECT last_run_at FROM job_runs WHERE name = :round) AS sample,"
+    " (SELECT last_result FROM job_runs WHERE name = :hold) AS hold,"
+    " (SELECT last_result FROM job_runs WHERE name = :capacity) AS capacity,"
     " (SELECT count(*) FROM dead_letters) AS dead_letters"
-)
+).bindparams(tick=TICK_JOB, round=ROUND_JOB, hold=HOLD_JOB, capacity=CAPACITY_JOB)
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,7 @@ def _monitor_families(row, hosts) -> list[Metric]:
         ),
         (
             "vigil_monitor_seconds_since_last_round",
-            "Seconds since a monitor round last stored health samples (any instance)",
+            "Seconds since a monitor round last judged hosts, not dropped (any instance)",
             sample_age,
         ),
     ):
@@ -364,7 +365,7 @@ def _monitor_families(row, hosts) -> list[Metric]:
         labels=["gate", "segment"],
     )
     hold = row.hold or {}
-    # Rounds dropped by a partition store no samples while ticks keep running.
+    # Rounds dropped by a partition do not mark themselves run while ticks keep running.
     dropping = (
         tick_age is not None
         and sample_age is not None

@@ -3,3 +3,5 @@ dashboard's summary) without importing the monitor itself."""
 
 TICK_JOB = "monitor.tick"
 HOLD_JOB = "monitor.partition-hold"
+ROUND_JOB = "monitor.round"  # last_run_at: when a round last judged hosts (not dropped)
+CAPACITY_JOB = "monitor.capacity"  # last_result: the failover-capacity check per segment

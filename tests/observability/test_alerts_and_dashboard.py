@@ -52,6 +52,7 @@ def _populate() -> None:
                 HostMonitorState(host_name="compute-000", settled_state="dead", transitions=[]),
                 HealthSample(host_name="compute-001", sampled_at=now, verdict="up"),
                 JobRun(name="monitor.tick", last_run_at=now),
+                JobRun(name="monitor.round", last_run_at=now),
                 JobRun(
                     name="monitor.capacity",
                     last_run_at=now,

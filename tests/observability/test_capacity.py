@@ -9,6 +9,7 @@ import requests
 
 from shared import capacity
 from shared.db import db_now, session_scope
+from shared.health.jobs import CAPACITY_JOB
 from shared.models import JobRun
 from shared.settings import get_settings
 from tests.api.conftest import Sink
@@ -125,7 +126,7 @@ def test_the_monitor_check_emits_capacity_lost_and_restored_and_feeds_the_metric
 def _wait_check_interval() -> None:
     """The check runs at most once per interval (1 s here), measured on the database clock."""
     with session_scope() as session:
-        last = session.get(JobRun, capacity.CHECK_JOB).last_run_at
+        last = session.get(JobRun, CAPACITY_JOB).last_run_at
     while True:
         with session_scope() as session:
             if (db_now(session) - last).total_seconds() >= 1:

@@ -164,9 +164,7 @@ def test_monitor_age_partition_hold_and_dead_letters_come_from_the_database(metr
                     last_run_at=now,
                     last_result={"remaining": 2, "reason": "mass drop", "hosts": ["a", "b"]},
                 ),
-                HealthSample(
-                    host_name="a", sampled_at=now - dt.timedelta(seconds=500), verdict="up"
-                ),
+                JobRun(name="monitor.round", last_run_at=now - dt.timedelta(seconds=500)),
                 DeadLetter(
                     received_at=now,
                     event_id="e1",
@@ -182,6 +180,25 @@ def test_monitor_age_partition_hold_and_dead_letters_come_from_the_database(metr
     assert found.value("vigil_monitor_interval_seconds") == get_settings().host.monitoring_interval
     assert found.value("vigil_gate_holding", gate="partition") == 1
     assert found.value("vigil_dead_letters") == 1
+
+
+def test_steady_hosts_stored_now_and_then_do_not_look_like_a_partition(metrics):
+    """A steady host's sample is stored once a minute, but every round marks itself run: the
+    round age and the partition gauge follow the rounds, not the samples."""
+    now = utcnow()
+    with session_scope() as session:
+        session.add_all(
+            [
+                JobRun(name="monitor.tick", last_run_at=now - dt.timedelta(seconds=2)),
+                JobRun(name="monitor.round", last_run_at=now - dt.timedelta(seconds=1)),
+                HealthSample(
+                    host_name="a", sampled_at=now - dt.timedelta(seconds=55), verdict="up"
+                ),
+            ]
+        )
+    found = metrics()
+    assert found.value("vigil_monitor_seconds_since_last_round") < 30
+    assert found.value("vigil_gate_holding", gate="partition") == 0
 
 
 def test_requests_are_counted_per_route_by_the_answering_process(metrics, served):
