@@ -34,6 +34,7 @@ from shared.db import db_now, session_scope
 from shared.events import emit
 from shared.health.jobs import CAPACITY_JOB
 from shared.models import Host, HostMonitorState, JobRun, Segment
+from shared.recovery.host_tasks import truthy
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def _evacuated(server: dict[str, Any], settings: Settings) -> bool:
     if settings.host_failure.evacuate_all_instances:
         return True
     key = settings.host_failure.ha_enabled_instance_metadata_key
-    return str((server.get("metadata") or {}).get(key, "")).lower() in ("true", "1", "yes")
+    return truthy((server.get("metadata") or {}).get(key, ""))  # as recovery judges it
 
 
 def _needs(server: dict[str, Any]) -> Resources:

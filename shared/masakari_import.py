@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import session_scope, utcnow
 from shared.models import Base, Host, Notification, Segment, VMove
+from shared.redaction import hide_password
 from shared.schemas import NOTIFICATION_TYPES, RECOVERY_METHODS
 
 # Masakari's own Alembic history (masakari/db/sqlalchemy/migrations). Masakari keeps its
@@ -58,13 +59,6 @@ class ImportRefused(Exception):
     """The import cannot go ahead; the message says why, and nothing was written."""
 
 
-def redacted(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sa_exc.ArgumentError:
-        return "<unparseable URL>"
-
-
 def source_engine(url: str) -> Engine:
     """PyMySQL for ``mysql://``/``mariadb://``, pg8000 for ``postgresql://``."""
     try:
@@ -80,7 +74,7 @@ def source_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+pg8000")
     else:
         raise ImportRefused(
-            f"--from {redacted(url)}: Masakari databases are MySQL/MariaDB "
+            f"--from {hide_password(url)}: Masakari databases are MySQL/MariaDB "
             "(mysql://...) or PostgreSQL (postgresql://...)"
         )
     return create_engine(parsed, pool_pre_ping=True)
@@ -118,7 +112,7 @@ def read_source(url: str) -> Source:
                     else ""
                 )
                 raise ImportRefused(
-                    f"{redacted(url)} is not a Masakari database: no {VERSION_TABLE} table{hint}"
+                    f"{hide_password(url)} is not a Masakari database: no {VERSION_TABLE} table{hint}"
                 )
             revision = conn.execute(
                 text(f"SELECT version_num FROM {VERSION_TABLE}")
@@ -137,11 +131,11 @@ def read_source(url: str) -> Source:
     except sa_exc.OperationalError as exc:
         reason = str(exc.orig).strip() if exc.orig else str(exc)
         raise ImportRefused(
-            f"cannot reach the Masakari database at {redacted(url)}: {reason}"
+            f"cannot reach the Masakari database at {hide_password(url)}: {reason}"
         ) from exc
     except sa_exc.DBAPIError as exc:
         raise ImportRefused(
-            f"cannot read the Masakari database at {redacted(url)}: {exc.orig}"
+            f"cannot read the Masakari database at {hide_password(url)}: {exc.orig}"
         ) from exc
     finally:
         engine.dispose()

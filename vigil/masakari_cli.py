@@ -7,6 +7,7 @@ import sys
 from contextlib import nullcontext
 
 from shared import masakari_import as mi
+from shared.redaction import hide_password
 
 PROG = "vigil db import-masakari"
 
@@ -99,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
                     "batches written so far are complete: run the import again"
                 )
             except sa_exc.OperationalError as exc:
-                return _fail(f"cannot reach Vigil's database at {mi.redacted(url)}: {exc.orig}")
+                return _fail(f"cannot reach Vigil's database at {hide_password(url)}: {exc.orig}")
     except mi.ImportRefused as exc:
         return _fail(str(exc))
 
