@@ -6,7 +6,6 @@ keeps one row per hold. Rows live as long as health samples do (the purge remove
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
@@ -41,9 +40,7 @@ def record(gate: str, hosts: list[str], reason: str, data: dict[str, Any]) -> No
         log.error("gate %s decision not stored: %s", gate, exc)
 
 
-def recent(session: Session, limit: int, since: dt.datetime | None = None) -> list[GateDecision]:
+def recent(session: Session, limit: int) -> list[GateDecision]:
     """Newest first."""
     query = select(GateDecision).order_by(GateDecision.decided_at.desc(), GateDecision.id.desc())
-    if since is not None:
-        query = query.where(GateDecision.decided_at >= since)
     return list(session.scalars(query.limit(limit)))

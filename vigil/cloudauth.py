@@ -57,9 +57,6 @@ class InstanceHA:
         except Exception as exc:  # keystoneauth wraps connection trouble in many kinds
             raise CloudError(f"no answer from {self.root}: {_first_line(exc)}") from exc
 
-    def token(self) -> str:
-        return self.session.get_token()
-
 
 def _cloud_region(cloud: str, config_file: str | None):
     from openstack import config as os_config
