@@ -37,3 +37,10 @@ def hide_password(url: str | None) -> str:
 def hide_passwords(text: str) -> str:
     """Every ``scheme://user:password@`` in ``text`` with the password masked."""
     return _USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+
+
+def database_reason(exc: BaseException) -> str:
+    """The first line of what the database driver said (SQLAlchemy's ``orig``), any URL
+    password in it hidden: what a command prints when the database refuses it."""
+    orig = getattr(exc, "orig", None)
+    return hide_passwords(str(orig if orig is not None else exc).strip().splitlines()[0])

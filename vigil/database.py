@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from shared.redaction import hide_password, hide_passwords
+from shared.redaction import database_reason, hide_password
 from shared.settings import get_settings
 
 
@@ -65,9 +65,8 @@ def running_dev_database() -> tuple[int, str] | None:
 
 
 def _unreachable(url: str, source: str, exc: DBAPIError) -> CommandError:
-    reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
     return CommandError(
-        f"cannot use the database {hide_password(url)} (from {source}): {hide_passwords(reason)}"
+        f"cannot use the database {hide_password(url)} (from {source}): {database_reason(exc)}"
     )
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from shared.redaction import hide_password
+from shared.redaction import database_reason, hide_password
 from shared.settings import get_settings, reference
 from vigil import masakari_conf
 
@@ -33,8 +33,7 @@ def _database_problem(url: str) -> str | None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except DBAPIError as exc:
-        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
-        return f"VIGIL_DATABASE_URL: {hide_password(url)} cannot be reached: {reason}"
+        return f"VIGIL_DATABASE_URL: {hide_password(url)} cannot be reached: {database_reason(exc)}"
     finally:
         engine.dispose()
     return None
