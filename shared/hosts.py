@@ -24,25 +24,15 @@ from shared.writes import announced, apply_changes, ended, insert
 
 log = logging.getLogger(__name__)
 
-# The monitor's settled view of a host, as the health API and the dashboard's summary show it.
-MONITOR_STATE_FIELDS = (
-    "settled_state",
-    "settled_since",
-    "last_reported",
-    "last_reported_at",
-    "fencing_evidence",
-    "pending_transition",
-    "flapping_until",
-)
-
 
 def monitor_state_fields(state: HostMonitorState | None, view: type[BaseModel]) -> dict[str, Any]:
-    """The ``view``'s monitor-state fields read from ``state`` (all None for a host never
-    sampled)."""
+    """The ``view``'s fields that are columns of ``host_monitor_states`` (the monitor's settled
+    view of a host), read from ``state``; all None for a host never sampled. The host's own
+    name and UUID come from its host row."""
     return {
         name: getattr(state, name) if state else None
-        for name in MONITOR_STATE_FIELDS
-        if name in view.model_fields
+        for name in (column.name for column in HostMonitorState.__table__.columns)
+        if name in view.model_fields and name not in ("host_name", "host_uuid")
     }
 
 
